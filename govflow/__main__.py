@@ -1,0 +1,5 @@
+"""`python -m govflow` runs the CLI."""
+
+from govflow.cli import app
+
+app()
