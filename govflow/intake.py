@@ -1,0 +1,252 @@
+"""Recording a Jira ticket in the ledger: create, triage, route, and queue what to tell whom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from config.rules import Rules
+from domain.errors import TicketInvalid
+from domain.stages import Stage, check_transition
+from domain.ticket import Ticket
+from domain.triage import Triaged, triage
+from integrations.db.audit import record_audit
+from integrations.db.models import RequestRow
+from integrations.db.outbox import enqueue_effect
+from integrations.db.requests import ensure_request, lock_request
+from integrations.delivery import EffectKind
+from integrations.jira.comments import render_acknowledged, render_incomplete
+from integrations.slack.blocks import RequestCard, render_request_root
+
+ACTOR = "govflow"
+
+
+class IntakeOutcome(StrEnum):
+    """What recording one ticket did."""
+
+    ROUTED = "routed"
+    INCOMPLETE = "incomplete"
+    UNCHANGED = "unchanged"
+    EDITED = "edited"
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What intake needs besides the ticket: the rules and where the Jira UI lives."""
+
+    rules: Rules
+    jira_browse_url: str
+
+    def issue_url(self, key: str) -> str:
+        """The browser URL of a Jira issue."""
+        return f"{self.jira_browse_url.rstrip('/')}/browse/{key}"
+
+
+def record_ticket(
+    session: Session, ticket: Ticket, context: IntakeContext, now: datetime
+) -> IntakeOutcome:
+    """Make sure the ticket has exactly one request and triage it if it is new or was fixed."""
+    created = ensure_request(
+        session,
+        jira_key=ticket.key,
+        jira_id=ticket.id,
+        project=ticket.project,
+        jira_updated=ticket.updated,
+        stage=Stage.RECEIVED,
+        now=now,
+    )
+    row = lock_request(session, ticket.key)
+    fingerprint = ticket.fingerprint()
+    if ticket.updated > row.jira_updated:
+        row.jira_updated = ticket.updated
+    if not created and row.fingerprint == fingerprint:
+        return IntakeOutcome.UNCHANGED
+    if created:
+        record_audit(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="request_created",
+            request_id=row.id,
+            detail={"jira_key": ticket.key, "reporter": ticket.reporter_account_id},
+        )
+    row.fingerprint = fingerprint
+    row.summary = ticket.summary
+    row.requester_account_id = ticket.reporter_account_id
+    row.requester_email = row.requester_email or ticket.reporter_email
+    row.facts = {"values": dict(ticket.values), "malformed": dict(ticket.malformed)}
+    row.updated_at = now
+    if not _awaiting_triage(row):
+        record_audit(
+            session,
+            at=now,
+            actor=ticket.reporter_account_id or "requester",
+            action="ticket_edited",
+            request_id=row.id,
+            detail={"stage": row.stage},
+        )
+        return IntakeOutcome.EDITED
+    try:
+        triaged = triage(ticket, context.rules)
+    except TicketInvalid as invalid:
+        _ask_for_fixes(session, row, ticket, invalid, context, now)
+        return IntakeOutcome.INCOMPLETE
+    _route(session, row, ticket, triaged, context, now)
+    return IntakeOutcome.ROUTED
+
+
+def _awaiting_triage(row: RequestRow) -> bool:
+    """Only a request that has never passed triage is re-triaged when its ticket changes."""
+    return row.stage == Stage.RECEIVED or (
+        row.stage == Stage.NEEDS_INFO and row.resume_stage == Stage.RECEIVED
+    )
+
+
+def _ask_for_fixes(
+    session: Session,
+    row: RequestRow,
+    ticket: Ticket,
+    invalid: TicketInvalid,
+    context: IntakeContext,
+    now: datetime,
+) -> None:
+    """Tell the requester what to fix, once per distinct version of the ticket."""
+    if row.stage != Stage.NEEDS_INFO:
+        _move(session, row, Stage.NEEDS_INFO, now, reason="ticket incomplete")
+        row.resume_stage = Stage.RECEIVED
+    body = render_incomplete(invalid.problems, requester_account_id=ticket.reporter_account_id)
+    _effect(
+        session, row, EffectKind.JIRA_COMMENT, {"body": body}, f"incomplete:{row.fingerprint}", now
+    )
+    _status_effect(session, row, context.rules, now)
+    record_audit(
+        session,
+        at=now,
+        actor=ACTOR,
+        action="ticket_incomplete",
+        request_id=row.id,
+        reason=str(invalid),
+        detail={"problems": [p.field for p in invalid.problems]},
+    )
+
+
+def _route(
+    session: Session,
+    row: RequestRow,
+    ticket: Ticket,
+    triaged: Triaged,
+    context: IntakeContext,
+    now: datetime,
+) -> None:
+    """Record the route, move to expert review, acknowledge on Jira and open the Slack thread."""
+    rules = context.rules
+    route = triaged.route
+    row.request_type = triaged.request_type
+    row.domain = triaged.domain
+    row.market = triaged.market
+    row.priority = triaged.priority
+    row.route_name = route.name
+    row.expert_team = route.expert_team
+    row.resume_stage = None
+    record_audit(
+        session,
+        at=now,
+        actor=ACTOR,
+        action="routed",
+        request_id=row.id,
+        reason=f"route {route.name}",
+        detail={
+            "route": route.name,
+            "expert_team": route.expert_team,
+            "signoff": [s.team for s in route.signoff],
+            "sla_policy": route.sla_policy,
+        },
+    )
+    _move(session, row, Stage.EXPERT_REVIEW, now, reason=f"routed by {route.name}")
+    body = render_acknowledged(
+        triaged, rules, requester_account_id=ticket.reporter_account_id, expert_due=None
+    )
+    _effect(session, row, EffectKind.JIRA_COMMENT, {"body": body}, "acknowledged", now)
+    _status_effect(session, row, rules, now)
+    channel = route.slack_channel or rules.teams[route.expert_team].slack_channel
+    text, blocks = render_request_root(request_card(row, rules, context, ticket.reporter_name))
+    _effect(
+        session,
+        row,
+        EffectKind.SLACK_ROOT,
+        {"channel": channel, "text": text, "blocks": blocks},
+        "thread-root",
+        now,
+    )
+
+
+def request_card(
+    row: RequestRow, rules: Rules, context: IntakeContext, requester: str
+) -> RequestCard:
+    """The root-message card of a request as the ledger has it now."""
+    request_type = rules.request_types.get(row.request_type or "")
+    domain = rules.domains.get(row.domain or "")
+    expert = rules.teams.get(row.expert_team or "")
+    return RequestCard(
+        jira_key=row.jira_key,
+        jira_url=context.issue_url(row.jira_key),
+        summary=row.summary,
+        request_type=request_type.label if request_type else (row.request_type or "?"),
+        domain=domain.label if domain else (row.domain or "?"),
+        market=row.market or "?",
+        priority=row.priority,
+        stage=row.stage,
+        held_by=expert.name if expert else "moderation strategy",
+        requester=requester or row.requester_email or "requester",
+    )
+
+
+def _move(session: Session, row: RequestRow, target: Stage, now: datetime, *, reason: str) -> None:
+    current = Stage(row.stage)
+    check_transition(current, target)
+    row.stage = target.value
+    row.updated_at = now
+    record_audit(
+        session,
+        at=now,
+        actor=ACTOR,
+        action="stage_changed",
+        request_id=row.id,
+        reason=reason,
+        detail={"from": current.value, "to": target.value},
+    )
+
+
+def _status_effect(session: Session, row: RequestRow, rules: Rules, now: datetime) -> None:
+    status = rules.jira.status_mapping.get(Stage(row.stage))
+    if status:
+        _effect(
+            session,
+            row,
+            EffectKind.JIRA_TRANSITION,
+            {"status": status},
+            f"status:{row.stage}:{row.fingerprint}",
+            now,
+        )
+
+
+def _effect(
+    session: Session,
+    row: RequestRow,
+    kind: str,
+    payload: dict[str, Any],
+    suffix: str,
+    now: datetime,
+) -> None:
+    enqueue_effect(
+        session,
+        request_id=row.id,
+        kind=kind,
+        payload=payload,
+        idempotency_key=f"{row.jira_key}:{suffix}",
+        now=now,
+    )

@@ -1,0 +1,42 @@
+"""Appending to and reading the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.db.models import AuditRow
+
+
+def record_audit(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    request_id: int | None = None,
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditRow:
+    """Append one audit record; never commits."""
+    row = AuditRow(
+        request_id=request_id,
+        at=at,
+        actor=actor,
+        action=action,
+        reason=reason,
+        detail=detail or {},
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def audit_trail(session: Session, request_id: int) -> Sequence[AuditRow]:
+    """Every audit record of a request, oldest first."""
+    query = select(AuditRow).where(AuditRow.request_id == request_id).order_by(AuditRow.id)
+    return session.scalars(query).all()

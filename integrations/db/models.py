@@ -1,0 +1,127 @@
+"""The ledger's tables: requests, their inbound events, the audit trail and the outbox.
+
+The ledger is the source of truth (DESIGN decision 1). Prefect runs only observe it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from integrations.db.types import UtcDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for busy tables.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the ledger's metadata."""
+
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
+
+
+class RequestRow(Base):
+    """One business request, one per Jira issue."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    jira_key: Mapped[str] = mapped_column(String(64), unique=True)
+    jira_id: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    request_type: Mapped[str | None] = mapped_column(String(64))
+    domain: Mapped[str | None] = mapped_column(String(64))
+    market: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(4), default="P3")
+    requester_account_id: Mapped[str | None] = mapped_column(String(128))
+    requester_email: Mapped[str | None] = mapped_column(String(320))
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    resume_stage: Mapped[str | None] = mapped_column(String(32))
+    route_name: Mapped[str | None] = mapped_column(String(128))
+    expert_team: Mapped[str | None] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    jira_updated: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # Outbox delivery lease: one deliverer per request at a time keeps thread order.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+
+
+class EventRow(Base):
+    """An inbound fact about a request (click, comment, edit) waiting to be applied."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_unprocessed", "request_id", "processed_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(320))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    """Who did what, when and why; rows are only ever appended."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxRow(Base):
+    """An external effect (Jira comment, Slack message...) to deliver exactly once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class CursorRow(Base):
+    """A named high-water mark, e.g. the intake poll's last seen `updated`."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class IdentityRow(Base):
+    """A person known by email, with their Slack user id and Jira account id once looked up."""
+
+    __tablename__ = "identities"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    jira_account_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    looked_up_at: Mapped[datetime]
