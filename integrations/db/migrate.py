@@ -12,10 +12,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def alembic_config(engine: Engine) -> Config:
-    """An Alembic config pointing at our migrations, bound to `engine`."""
+    """An Alembic config pointing at our migrations (`upgrade` hands it the connection)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
 
 

@@ -12,6 +12,11 @@ from sqlalchemy.orm import Session
 def insert_ignore(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
     """Insert `values` unless a row with the same `keys` exists; True when a row was added."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING tells reliably whether the row went in; rowcount does not on every driver.
+    statement = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(*[table.c[k] for k in keys])
+    )
+    return session.execute(statement).first() is not None

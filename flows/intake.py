@@ -1,0 +1,47 @@
+"""The intake flow: poll Jira, record each ticket once, tell requesters and teams."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, tags
+
+from flows.run_tags import add_run_tags
+from govflow.intake import IntakeOutcome
+from govflow.runtime import Runtime
+from tasks.intake import (
+    advance_intake_cursor,
+    deliver_effects,
+    poll_jira,
+    read_intake_cursor,
+    record_ticket_task,
+)
+
+
+def _run_name() -> str:
+    return f"intake · {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z"
+
+
+@flow(name="intake", flow_run_name=_run_name, log_prints=True)
+def intake() -> dict[str, Any]:
+    """Poll Jira for new and changed tickets and bring the ledger up to date."""
+    runtime = Runtime.load()
+    since = read_intake_cursor(runtime)
+    tickets = poll_jira(runtime, since)
+    outcomes: dict[str, IntakeOutcome] = {}
+    for ticket in tickets:
+        with tags(ticket.key):
+            outcomes[ticket.key] = record_ticket_task(runtime, ticket)
+    advance_intake_cursor(runtime, tickets)
+    delivery = deliver_effects(runtime)
+    changed = sorted(key for key, o in outcomes.items() if o is not IntakeOutcome.UNCHANGED)
+    add_run_tags(changed)
+    return {
+        "seen": len(tickets),
+        "outcomes": {o.value: sum(1 for v in outcomes.values() if v is o) for o in IntakeOutcome},
+        "changed": changed,
+        "delivered": delivery.sent,
+        "deferred": delivery.deferred,
+        "dead": delivery.dead,
+    }

@@ -1,0 +1,87 @@
+"""Starting a local Prefect server as a child process, for the embedded default and tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from sandbox.server import bind_loopback
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    sock = bind_loopback(0)
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
+    """Environment for a Prefect process whose state lives under `home`."""
+    env = dict(os.environ)
+    env["PREFECT_HOME"] = str(home)
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    env["DO_NOT_TRACK"] = "1"
+    env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+def start_prefect_server(
+    home: Path,
+    *,
+    port: int | None = None,
+    ui: bool = True,
+    timeout: float = 90.0,
+    log_path: Path | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `prefect server start` on 127.0.0.1 and wait until it answers; (process, API URL)."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = prefect_env(home)
+    env.pop("PREFECT_API_URL", None)
+    env["PREFECT_UI_ENABLED"] = "true" if ui else "false"
+    env["PREFECT_SERVER_API_HOST"] = "127.0.0.1"
+    env["PREFECT_SERVER_API_PORT"] = str(port)
+    log = open(log_path or home / "server.log", "ab")  # noqa: SIM115 - owned by the child
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_until_healthy(api_url, process, timeout)
+    return process, api_url
+
+
+def wait_until_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Poll the server's health endpoint until it answers or the process dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"prefect server at {api_url} did not answer within {timeout:.0f} s")

@@ -1,0 +1,90 @@
+"""Everything a flow run needs, built from settings at the entry point, never at import."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.loader import load_rules
+from config.rules import Rules
+from config.settings import Settings, load_settings
+from govflow.intake import IntakeContext
+from integrations.db.engine import make_engine, make_sessionmaker
+from integrations.delivery import Deliverer
+from integrations.jira.gateway import JiraGateway
+from integrations.slack.gateway import SlackGateway
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def utc_now() -> datetime:
+    """The current time in UTC: the one place the pipeline reads the clock."""
+    return datetime.now(UTC)
+
+
+def shared_engine(url: str) -> Engine:
+    """One engine (and so one connection pool) per database URL per process."""
+    with _engines_lock:
+        if url not in _engines:
+            _engines[url] = make_engine(url)
+        return _engines[url]
+
+
+class Runtime:
+    """Settings, rules, ledger and gateways for one flow run.
+
+    A plain class on purpose: Prefect walks dataclass and pydantic task arguments looking for
+    futures, and this object holds the whole rule set and live clients.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        rules: Rules,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        jira: JiraGateway,
+        slack: SlackGateway,
+    ) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.engine = engine
+        self.sessions = sessions
+        self.jira = jira
+        self.slack = slack
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        """Build the runtime; raises ConfigError if settings or rules are invalid."""
+        engine = shared_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            rules=load_rules(settings.rules),
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            jira=JiraGateway.from_settings(settings),
+            slack=SlackGateway.from_settings(settings),
+        )
+
+    @classmethod
+    def load(cls) -> Runtime:
+        """Build the runtime from the process environment."""
+        return cls.from_settings(load_settings())
+
+    @property
+    def projects(self) -> list[str]:
+        """The Jira projects intake polls."""
+        return list(self.settings.jira_projects or self.rules.jira.projects)
+
+    def intake_context(self) -> IntakeContext:
+        """What recording a ticket needs."""
+        return IntakeContext(rules=self.rules, jira_browse_url=self.jira.browse_url)
+
+    def deliverer(self) -> Deliverer:
+        """A deliverer of outbox effects through this runtime's gateways."""
+        return Deliverer(sessions=self.sessions, jira=self.jira, slack=self.slack, clock=utc_now)

@@ -1,0 +1,53 @@
+"""Prefect tasks of the intake flow: thin wrappers over the ledger, Jira and Slack."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from domain.ticket import Ticket
+from govflow.intake import IntakeOutcome, record_ticket
+from govflow.polling import newest_update, poll_tickets
+from govflow.runtime import Runtime, utc_now
+from integrations.db.cursors import advance_cursor, read_cursor
+from integrations.delivery import DeliveryReport
+
+INTAKE_CURSOR = "intake"
+
+
+@task(name="read-intake-cursor", cache_policy=NO_CACHE)
+def read_intake_cursor(runtime: Runtime) -> datetime | None:
+    """Where the previous poll stopped."""
+    with runtime.sessions.begin() as session:
+        return read_cursor(session, INTAKE_CURSOR)
+
+
+@task(name="poll-jira", cache_policy=NO_CACHE)
+def poll_jira(runtime: Runtime, since: datetime | None) -> list[Ticket]:
+    """Fetch every ticket updated since the cursor."""
+    return poll_tickets(runtime.jira, runtime.rules, runtime.projects, since)
+
+
+@task(name="record-ticket", cache_policy=NO_CACHE, task_run_name="record {ticket.key}")
+def record_ticket_task(runtime: Runtime, ticket: Ticket) -> IntakeOutcome:
+    """Record one ticket in its own transaction."""
+    with runtime.sessions.begin() as session:
+        return record_ticket(session, ticket, runtime.intake_context(), utc_now())
+
+
+@task(name="advance-intake-cursor", cache_policy=NO_CACHE)
+def advance_intake_cursor(runtime: Runtime, tickets: list[Ticket]) -> datetime | None:
+    """Move the cursor to the newest ticket recorded."""
+    newest = newest_update(tickets)
+    if newest is None:
+        return None
+    with runtime.sessions.begin() as session:
+        return advance_cursor(session, INTAKE_CURSOR, newest, utc_now())
+
+
+@task(name="deliver-effects", cache_policy=NO_CACHE)
+def deliver_effects(runtime: Runtime) -> DeliveryReport:
+    """Send every due outbox effect to Jira and Slack."""
+    return runtime.deliverer().deliver_due()
