@@ -38,7 +38,9 @@ class ConfigProblem:
     def render(self) -> str:
         """Format as `file:line: where: message (hint)` for a terminal."""
         place = f"{self.source}:{self.line}" if self.line is not None else self.source
-        text = f"{place}: {self.where}: {self.message}" if self.where else f"{place}: {self.message}"
+        text = (
+            f"{place}: {self.where}: {self.message}" if self.where else f"{place}: {self.message}"
+        )
         return f"{text}\n    hint: {self.hint}" if self.hint else text
 
 

@@ -1,0 +1,37 @@
+"""The runner process: serves govflow's deployments from this machine (`govflow serve`)."""
+
+from __future__ import annotations
+
+from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.deployments.runner import RunnerDeployment
+
+from config.settings import Settings, load_settings
+from flows.intake import intake
+
+# A poll that outlasts its interval must not be joined by a second one doing the same work.
+ONE_AT_A_TIME = ConcurrencyLimitConfig(
+    limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+)
+
+
+def deployments(settings: Settings) -> list[RunnerDeployment]:
+    """The deployments this runner serves, with schedules from settings."""
+    return [
+        intake.to_deployment(
+            name="intake",
+            interval=settings.intake_interval_seconds,
+            tags=["govflow", "intake"],
+            description="Poll Jira for new and changed requests.",
+            concurrency_limit=ONE_AT_A_TIME,
+        ),
+    ]
+
+
+def main() -> None:
+    """Serve every deployment until interrupted."""
+    serve(*deployments(load_settings()), print_starting_message=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""`govflow serve`: start every piece the pipeline needs on this machine, stop them together.
+
+Each piece is a child process in its own process group: a local Prefect server (only when
+PREFECT_API_URL is unset), the Jira and Slack stand-ins (only when no credentials are set), the
+runner that serves the flows, and the receiver. Ctrl-C or SIGTERM stops them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from config.settings import Settings
+from govflow.prefect_server import free_port, start_prefect_server
+from integrations.db.engine import make_engine
+from integrations.db.migrate import upgrade
+
+SANDBOX_JIRA_USER = "govflow-bot@example.com"
+SANDBOX_JIRA_TOKEN = "sandbox-jira-token"
+SANDBOX_SLACK_TOKEN = "xoxb-sandbox-bot-token"
+SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
+PIECES = ("prefect", "sandbox", "runner", "receiver")
+
+
+@dataclass
+class Child:
+    """A started child process and what to tell the operator about it."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    where: str
+
+
+@dataclass
+class Supervisor:
+    """Starts, watches and stops the children of one `govflow serve`."""
+
+    settings: Settings
+    only: frozenset[str] = frozenset(PIECES)
+    say: Callable[[str], None] = print
+    children: list[Child] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def data_dir(self) -> Path:
+        """Where logs and local state of the children live."""
+        return self.settings.data_dir.resolve()
+
+    def start(self) -> None:
+        """Start every piece this serve is responsible for, in dependency order."""
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        if "sandbox" in self.only:
+            self._start_sandboxes()
+        self._migrate()
+        if "prefect" in self.only and not self.env.get("PREFECT_API_URL"):
+            self._start_prefect()
+        if "runner" in self.only:
+            self._spawn("runner", [sys.executable, "-m", "flows.runner"], "serving deployments")
+
+    def _migrate(self) -> None:
+        url = self.env.get("GOVFLOW_DATABASE_URL", self.settings.database_url)
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        self.say(f"ledger      {_redact(url)} (migrated)")
+
+    def _start_prefect(self) -> None:
+        home = self.data_dir / "prefect"
+        port = 4200 if _port_free(4200) else free_port()
+        process, api_url = start_prefect_server(
+            home, port=port, ui=True, log_path=self.data_dir / "logs" / "prefect-server.log"
+        )
+        self.children.append(Child("prefect", process, api_url))
+        self.env["PREFECT_API_URL"] = api_url
+        self.env.setdefault("PREFECT_HOME", str(home))
+        self.say(f"prefect     UI at {api_url.removesuffix('/api')}  (API {api_url})")
+
+    def _start_sandboxes(self) -> None:
+        if self.settings.uses_sandbox_jira:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            self._spawn(
+                "jira-sandbox",
+                [sys.executable, "-m", "sandbox.jira_server", "--port", str(port), "--seed"],
+                f"Jira stand-in at {url}",
+            )
+            _wait_http(f"{url}/rest/api/2/serverInfo", self.children[-1].process)
+            self.env.update(
+                {
+                    "GOVFLOW_JIRA_URL": url,
+                    "GOVFLOW_JIRA_USER": SANDBOX_JIRA_USER,
+                    "GOVFLOW_JIRA_TOKEN": SANDBOX_JIRA_TOKEN,
+                }
+            )
+        if self.settings.uses_sandbox_slack:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            self._spawn(
+                "slack-sandbox",
+                [sys.executable, "-m", "sandbox.slack_server", "--port", str(port), "--seed"],
+                f"Slack stand-in at {url}/api/",
+            )
+            _wait_http(f"{url}/api/api.test", self.children[-1].process)
+            self.env.update(
+                {
+                    "GOVFLOW_SLACK_API_URL": f"{url}/api/",
+                    "GOVFLOW_SLACK_BOT_TOKEN": SANDBOX_SLACK_TOKEN,
+                    "GOVFLOW_SLACK_SIGNING_SECRET": SANDBOX_SIGNING_SECRET,
+                }
+            )
+        if (self.settings.uses_sandbox_jira or self.settings.uses_sandbox_slack) and (
+            "GOVFLOW_DATABASE_URL" not in os.environ
+        ):
+            # The stand-ins start empty every time, so their ledger must too.
+            ledger = self.data_dir / "sandbox" / "ledger.db"
+            ledger.parent.mkdir(parents=True, exist_ok=True)
+            for stale in ledger.parent.glob("ledger.db*"):
+                stale.unlink()
+            self.env["GOVFLOW_DATABASE_URL"] = f"sqlite:///{ledger}"
+
+    def _spawn(self, name: str, argv: list[str], where: str) -> None:
+        log = open(self.data_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
+        process = subprocess.Popen(
+            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.children.append(Child(name, process, where))
+        self.say(f"{name:<11} {where}  (log: {log.name})")
+
+    def watch(self, poll: float = 1.0) -> int:
+        """Block until a child exits on its own; return an exit code for `serve`."""
+        while True:
+            for child in self.children:
+                code = child.process.poll()
+                if code is not None:
+                    self.say(f"{child.name} exited with {code}; stopping everything")
+                    return 1
+            time.sleep(poll)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop every child, politely first, in reverse start order."""
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                os.killpg(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in reversed(self.children):
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        self.children.clear()
+
+
+def _port_free(port: int) -> bool:
+    try:
+        from sandbox.server import bind_loopback
+
+        bind_loopback(port).close()
+    except OSError:
+        return False
+    return True
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
