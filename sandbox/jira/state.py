@@ -1,0 +1,1012 @@
+"""The stand-in's state: users, fields, workflow, projects, issues, and logs of what happened.
+
+`JiraState` is shared between uvicorn's event loop thread and the test thread, so every
+public method takes `lock` (re-entrant); the app also holds it while it renders, so a
+response is one consistent snapshot. Methods raise `JiraApiError` with the status and
+ErrorCollection Jira gives for the same mistake.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sandbox.jira import adf
+from sandbox.jira.adf import NOT_ADF
+from sandbox.jira.jql import JqlError, parse
+from sandbox.jira.model import (
+    CUSTOM_SCHEMAS,
+    ChangeItem,
+    Clock,
+    Comment,
+    CommentRecord,
+    FieldChange,
+    FieldDef,
+    FieldKind,
+    History,
+    Issue,
+    IssueType,
+    JiraApiError,
+    Option,
+    Project,
+    RecordedRequest,
+    Status,
+    StatusCategory,
+    Transition,
+    TransitionRecord,
+    User,
+    account_id_for,
+    jira_time,
+    not_found_issue,
+)
+
+API_USER_EMAIL = "govflow-bot@example.com"
+API_USER_TOKEN = "sandbox-jira-token"
+
+# The govflow workflow: every status reachable from any other by a transition named after it.
+DEFAULT_STATUSES: tuple[tuple[str, StatusCategory, str | None], ...] = (
+    ("Open", StatusCategory.NEW, None),
+    ("Waiting for requester", StatusCategory.INDETERMINATE, None),
+    ("In review", StatusCategory.INDETERMINATE, None),
+    ("Awaiting approval", StatusCategory.INDETERMINATE, None),
+    ("Implementing", StatusCategory.INDETERMINATE, None),
+    ("Done", StatusCategory.DONE, "Done"),
+    ("Rejected", StatusCategory.DONE, "Declined"),
+    ("Cancelled", StatusCategory.DONE, "Won't Do"),
+)
+PRIORITIES: tuple[tuple[str, str], ...] = (
+    ("1", "Highest"),
+    ("2", "High"),
+    ("3", "Medium"),
+    ("4", "Low"),
+    ("5", "Lowest"),
+)
+DEFAULT_PRIORITY = "3"
+RESOLUTIONS: tuple[tuple[str, str], ...] = (
+    ("10000", "Done"),
+    ("10001", "Won't Do"),
+    ("10002", "Duplicate"),
+    ("10003", "Declined"),
+)
+ISSUE_TYPES: tuple[IssueType, ...] = (
+    IssueType("10001", "Task", "A small, distinct piece of work."),
+    IssueType("10002", "Request", "A business request for the moderation-strategy team."),
+)
+
+# System fields as GET /field lists them: id, name, schema type, items, clause names,
+# navigable, orderable. `issuekey` and `statusCategory` are searchable but never rendered.
+_SYSTEM_FIELDS: tuple[tuple[str, str, str | None, str | None, tuple[str, ...], bool, bool], ...] = (
+    ("issuekey", "Key", None, None, ("id", "issue", "issuekey", "key"), False, False),
+    ("summary", "Summary", "string", None, ("summary",), True, True),
+    ("description", "Description", "string", None, ("description",), True, True),
+    ("issuetype", "Issue Type", "issuetype", None, ("issuetype", "type"), True, True),
+    ("project", "Project", "project", None, ("project",), True, False),
+    ("status", "Status", "status", None, ("status",), True, False),
+    (
+        "statusCategory",
+        "Status Category",
+        "statusCategory",
+        None,
+        ("statusCategory",),
+        False,
+        False,
+    ),
+    ("priority", "Priority", "priority", None, ("priority",), True, True),
+    ("reporter", "Reporter", "user", None, ("reporter",), True, True),
+    ("creator", "Creator", "user", None, ("creator",), True, False),
+    ("assignee", "Assignee", "user", None, ("assignee",), True, True),
+    ("labels", "Labels", "array", "string", ("labels",), True, True),
+    ("duedate", "Due date", "date", None, ("due", "duedate"), True, True),
+    ("created", "Created", "datetime", None, ("created", "createdDate"), True, False),
+    ("updated", "Updated", "datetime", None, ("updated", "updatedDate"), True, False),
+    ("resolution", "Resolution", "resolution", None, ("resolution",), True, True),
+    ("resolutiondate", "Resolved", "datetime", None, ("resolutiondate", "resolved"), True, False),
+    (
+        "statuscategorychangedate",
+        "Status Category Changed",
+        "datetime",
+        None,
+        ("statusCategoryChangedDate",),
+        True,
+        False,
+    ),
+    ("comment", "Comment", "comments-page", None, ("comment",), False, True),
+)
+# Fields an edit (PUT issue, POST transitions) may set; the rest are Jira-managed.
+EDITABLE_SYSTEM = frozenset(
+    {"summary", "description", "labels", "priority", "reporter", "assignee", "duedate"}
+)
+# Jira's search page caps: id/key-only searches may ask for far more than full ones.
+PAGE_CAP = 100
+ID_ONLY_PAGE_CAP = 5000
+
+
+def _cannot_set(field_id: str) -> str:
+    return f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a search: the issues and the token for the next page, if any."""
+
+    issues: list[Issue]
+    next_token: str | None
+
+
+class JiraState:
+    """Everything the stand-in knows, behind one re-entrant lock."""
+
+    def __init__(self, *, base_url: str | None = None, with_api_user: bool = True) -> None:
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        # When None, responses use the URL the request came in on (out-of-process servers).
+        self.base_url = base_url
+        self.users: dict[str, User] = {}
+        self.fields: dict[str, FieldDef] = {}
+        self.statuses: dict[str, Status] = {}
+        self.transitions: list[Transition] = []
+        self.issuetypes: dict[str, IssueType] = {t.id: t for t in ISSUE_TYPES}
+        self.projects: dict[str, Project] = {}
+        self.issues: dict[str, Issue] = {}
+        self.requests: list[RecordedRequest] = []
+        self.transition_log: list[TransitionRecord] = []
+        self.change_log: list[FieldChange] = []
+        self._keys: dict[str, str] = {}
+        self._next_issue_id = 10000
+        self._next_comment_id = 10000
+        self._next_history_id = 10000
+        self._next_custom_id = 10050
+        self._next_option_id = 10100
+        self._next_project_id = 10000
+        for fid, name, stype, items, clauses, navigable, orderable in _SYSTEM_FIELDS:
+            self.fields[fid] = FieldDef(
+                id=fid,
+                name=name,
+                schema_type=stype or "",
+                items=items,
+                system=fid if stype else None,
+                clause_names=clauses,
+                navigable=navigable,
+                orderable=orderable,
+            )
+        self.set_workflow(
+            [(name, category, resolution) for name, category, resolution in DEFAULT_STATUSES]
+        )
+        if with_api_user:
+            self.add_user(API_USER_EMAIL, "govflow bot", api_token=API_USER_TOKEN)
+
+    # ---- setup -----------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        email: str,
+        display_name: str,
+        *,
+        api_token: str | None = None,
+        account_id: str | None = None,
+        time_zone: str = "UTC",
+        email_visible: bool = True,
+    ) -> User:
+        """Create an account; give it an `api_token` to let it call the REST API."""
+        ZoneInfo(time_zone)  # fail early on a zone name Jira would not have either
+        with self.lock:
+            user = User(
+                account_id=account_id or account_id_for(email),
+                email=email,
+                display_name=display_name,
+                api_token=api_token,
+                time_zone=time_zone,
+                email_visible=email_visible,
+            )
+            self.users[user.account_id] = user
+            return user
+
+    def add_project(self, key: str, name: str, *, lead: str | None = None) -> Project:
+        """Create a project whose issues will be keyed `KEY-1`, `KEY-2`, ..."""
+        with self.lock:
+            if key.upper() in self.projects:
+                raise JiraApiError(
+                    400, errors={"projectKey": f"Project '{key}' uses this project key."}
+                )
+            project = Project(
+                id=str(self._next_project_id),
+                key=key.upper(),
+                name=name,
+                lead_account_id=self.user(lead).account_id if lead else None,
+            )
+            self._next_project_id += 1
+            self.projects[project.key] = project
+            return project
+
+    def add_custom_field(
+        self,
+        name: str,
+        kind: FieldKind | str,
+        *,
+        options: Iterable[str] = (),
+        field_id: str | None = None,
+    ) -> FieldDef:
+        """Define a custom field (`customfield_NNNNN`), with options for select kinds."""
+        kind = FieldKind(kind)
+        with self.lock:
+            if field_id is None:
+                field_id = f"customfield_{self._next_custom_id}"
+            number = int(field_id.removeprefix("customfield_"))
+            self._next_custom_id = max(self._next_custom_id, number) + 1
+            if field_id in self.fields:
+                raise JiraApiError(400, [f"A field with id {field_id} already exists."])
+            stype, items, _ = CUSTOM_SCHEMAS[kind]
+            clause_suffix = {"option": "Dropdown", "options": "Multiple Choice"}.get(
+                kind, "Short text"
+            )
+            fd = FieldDef(
+                id=field_id,
+                name=name,
+                schema_type=stype,
+                items=items,
+                kind=kind,
+                clause_names=(f"cf[{number}]", name, f"{name}[{clause_suffix}]"),
+            )
+            self.fields[field_id] = fd
+            for value in options:
+                self.add_option(field_id, value)
+            return fd
+
+    def add_option(self, field: str, value: str) -> Option:
+        """Allow one more value on a select field (as a Jira admin would)."""
+        with self.lock:
+            fd = self.field(field)
+            if fd.kind not in (FieldKind.OPTION, FieldKind.OPTIONS):
+                raise JiraApiError(400, [f"Field '{fd.name}' has no options."])
+            option = Option(str(self._next_option_id), value)
+            self._next_option_id += 1
+            fd.options.append(option)
+            return option
+
+    def set_workflow(
+        self,
+        statuses: list[tuple[str, StatusCategory, str | None]],
+        transitions: list[tuple[str, str, list[str] | None]] | None = None,
+    ) -> None:
+        """Replace the workflow: statuses (name, category, resolution), the first is initial.
+
+        `transitions` are (name, target status, from statuses or None for global); by
+        default every status gets a global transition named after it.
+        """
+        with self.lock:
+            self.statuses = {}
+            for index, (name, category, resolution) in enumerate(statuses):
+                sid = "1" if index == 0 else str(10000 + index)
+                self.statuses[sid] = Status(sid, name, StatusCategory(category), resolution)
+            wanted = transitions or [(name, name, None) for name, _, _ in statuses]
+            self.transitions = []
+            for index, (name, target, sources) in enumerate(wanted):
+                self.transitions.append(
+                    Transition(
+                        id=str(11 + 10 * index),
+                        name=name,
+                        to_id=self.status_by_name(target).id,
+                        from_ids=None
+                        if sources is None
+                        else frozenset(self.status_by_name(s).id for s in sources),
+                    )
+                )
+
+    # ---- lookups ---------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The stand-in clock's current instant."""
+        return self.clock.now()
+
+    def user(self, who: str) -> User:
+        """A user by account id or email (case-insensitive)."""
+        with self.lock:
+            if who in self.users:
+                return self.users[who]
+            for user in self.users.values():
+                if user.email.casefold() == who.casefold():
+                    return user
+            raise JiraApiError(
+                404, ["Specified user does not exist or you do not have required permissions"]
+            )
+
+    def authenticate(self, email: str, token: str) -> User | None:
+        """The user these Basic credentials belong to, if they are right."""
+        with self.lock:
+            for user in self.users.values():
+                if user.email.casefold() == email.casefold() and user.api_token == token:
+                    return user
+            return None
+
+    def field(self, name_or_id: str) -> FieldDef:
+        """A field by id or display name (case-insensitive)."""
+        with self.lock:
+            if name_or_id in self.fields:
+                return self.fields[name_or_id]
+            for fd in self.fields.values():
+                if fd.name.casefold() == name_or_id.casefold():
+                    return fd
+            raise JiraApiError(400, errors={name_or_id: _cannot_set(name_or_id)})
+
+    def status_by_name(self, name: str) -> Status:
+        """A status by name (case-insensitive) or id."""
+        for status in self.statuses.values():
+            if status.name.casefold() == name.casefold() or status.id == name:
+                return status
+        raise JiraApiError(400, [f"Status '{name}' does not exist."])
+
+    def issue(self, id_or_key: str) -> Issue:
+        """An issue by id or key (keys are case-insensitive in Jira URLs)."""
+        with self.lock:
+            issue_id = id_or_key if id_or_key in self.issues else self._keys.get(id_or_key.upper())
+            if issue_id is None:
+                raise not_found_issue()
+            return self.issues[issue_id]
+
+    def available_transitions(self, issue: Issue) -> list[Transition]:
+        """Transitions open to an issue in its current status (none back into it)."""
+        return [
+            t
+            for t in self.transitions
+            if t.to_id != issue.status_id and (t.from_ids is None or issue.status_id in t.from_ids)
+        ]
+
+    def priority_name(self, priority_id: str) -> str:
+        """The name of a priority id."""
+        return dict(PRIORITIES)[priority_id]
+
+    # ---- writes (REST and control API share these) ----------------------------------------
+
+    def create_issue(
+        self,
+        actor: User,
+        fields: Mapping[str, Any],
+        update: Mapping[str, Any] | None = None,
+        *,
+        lenient: bool = False,
+        v3: bool = False,
+    ) -> Issue:
+        """Create an issue from a POST issue body's `fields`/`update` (or control values)."""
+        with self.lock:
+            fields = dict(fields)
+            errors: dict[str, str] = {}
+            project = self._project_from(fields.pop("project", None), errors, lenient=lenient)
+            itype = self._issuetype_from(fields.pop("issuetype", None), errors, lenient=lenient)
+            summary = fields.get("summary")
+            if not summary:
+                errors["summary"] = "You must specify a summary of the issue."
+            reporter_raw = fields.pop("reporter", None)
+            values, more_errors = self._coerce_all(fields, lenient=lenient, v3=v3)
+            errors.update(more_errors)
+            reporter = actor.account_id
+            if reporter_raw is not None:
+                try:
+                    reporter = self._coerce_user(reporter_raw, lenient=lenient) or actor.account_id
+                except ValueError as exc:
+                    errors["reporter"] = str(exc)
+            if errors or project is None or itype is None:
+                raise JiraApiError(400, errors=errors)
+            now = self.now()
+            initial = next(iter(self.statuses))
+            issue = Issue(
+                id=str(self._next_issue_id),
+                key=f"{project.key}-{project.next_number}",
+                project_key=project.key,
+                issuetype_id=itype.id,
+                status_id=initial,
+                created=now,
+                updated=now,
+                status_changed=now,
+                values={"labels": [], "priority": DEFAULT_PRIORITY, "creator": actor.account_id},
+            )
+            self._next_issue_id += 1
+            project.next_number += 1
+            issue.values["reporter"] = reporter
+            issue.values.update(values)
+            self.issues[issue.id] = issue
+            self._keys[issue.key] = issue.id
+            if update:
+                self.edit_issue(issue.key, actor, {}, update, lenient=lenient, v3=v3, bump=False)
+            return issue
+
+    def edit_issue(
+        self,
+        key: str,
+        actor: User,
+        fields: Mapping[str, Any],
+        update: Mapping[str, Any] | None = None,
+        *,
+        lenient: bool = False,
+        v3: bool = False,
+        bump: bool = True,
+    ) -> list[ChangeItem]:
+        """Apply a PUT issue body (`fields` set, `update` operations); all or nothing."""
+        with self.lock:
+            issue = self.issue(key)
+            new_values, errors = self._coerce_all(fields, lenient=lenient, v3=v3)
+            comments: list[str] = []
+            for fid, operations in (update or {}).items():
+                try:
+                    if fid == "comment":
+                        comments.extend(self._comment_ops(operations, v3=v3))
+                        continue
+                    fd = self.field(fid) if lenient else self._editable(fid)
+                    current = new_values.get(fd.id, issue.values.get(fd.id))
+                    new_values[fd.id] = self._apply_ops(
+                        fd, current, operations, lenient=lenient, v3=v3
+                    )
+                except JiraApiError as exc:
+                    errors.update(exc.errors or {fid: "; ".join(exc.messages)})
+                except ValueError as exc:
+                    errors[fid] = str(exc)
+            if errors:
+                raise JiraApiError(400, errors=errors)
+            items = self._store(issue, actor, new_values)
+            for body in comments:
+                self._add_comment(issue, actor, body)
+            if bump and (items or comments):
+                issue.updated = self.now()
+            return items
+
+    def add_comment(
+        self,
+        key: str,
+        actor: User,
+        body: Any,
+        *,
+        v3: bool = False,
+        visibility: dict[str, Any] | None = None,
+    ) -> Comment:
+        """Add a comment (wiki markup on v2, an ADF document on v3); bumps `updated`."""
+        with self.lock:
+            issue = self.issue(key)
+            text = self._comment_body(body, v3=v3)
+            comment = self._add_comment(issue, actor, text, visibility)
+            issue.updated = comment.created
+            return comment
+
+    def transition(
+        self,
+        key: str,
+        actor: User,
+        transition_id: Any,
+        fields: Mapping[str, Any] | None = None,
+        update: Mapping[str, Any] | None = None,
+        *,
+        v3: bool = False,
+    ) -> None:
+        """Perform a transition by id, if it is open to the issue in its current status."""
+        with self.lock:
+            issue = self.issue(key)
+            chosen = next(
+                (t for t in self.available_transitions(issue) if t.id == str(transition_id)), None
+            )
+            if chosen is None:
+                raise JiraApiError(
+                    400, [f"Transition id '{transition_id}' is not valid for this issue."]
+                )
+            if fields or update:
+                self.edit_issue(key, actor, fields or {}, update, v3=v3, bump=False)
+            self._move(issue, actor, self.statuses[chosen.to_id], chosen.id)
+
+    def set_status(self, key: str, status: str, *, by: str | None = None) -> None:
+        """Move an issue to a status regardless of the workflow (control API)."""
+        with self.lock:
+            issue = self.issue(key)
+            actor = self.user(by) if by else self.api_user()
+            target = self.status_by_name(status)
+            if target.id != issue.status_id:
+                self._move(issue, actor, target, "")
+
+    def set_updated(self, key: str, moment: datetime) -> None:
+        """Overwrite an issue's `updated` timestamp (control API)."""
+        with self.lock:
+            self.issue(key).updated = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+    # ---- reads -----------------------------------------------------------------------------
+
+    def search(
+        self,
+        jql: str,
+        actor: User,
+        *,
+        max_results: int,
+        token: str | None,
+        id_only: bool,
+    ) -> SearchPage:
+        """One page of the issues matching `jql`, in its order, after `token`."""
+        from sandbox.jira.search import compile_query
+
+        with self.lock:
+            try:
+                query = parse(jql)
+            except JqlError as exc:
+                raise JiraApiError(400, [str(exc)]) from exc
+            matches, order = compile_query(self, query, actor)
+            found = order([issue for issue in self.issues.values() if matches(issue)])
+            offset = self._read_token(token, jql) if token else 0
+            cap = ID_ONLY_PAGE_CAP if id_only else PAGE_CAP
+            size = min(max_results if max_results > 0 else 50, cap)
+            page = found[offset : offset + size]
+            end = offset + len(page)
+            next_token = self._make_token(end, jql) if end < len(found) else None
+            return SearchPage(page, next_token)
+
+    def _make_token(self, offset: int, jql: str) -> str:
+        # Opaque to clients, like Jira's; bound to the query so a token cannot be reused
+        # with another one.
+        raw = json.dumps({"o": offset, "q": hashlib.sha256(jql.encode()).hexdigest()[:12]})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    def _read_token(self, token: str, jql: str) -> int:
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if data["q"] != hashlib.sha256(jql.encode()).hexdigest()[:12]:
+                raise ValueError("token from another query")
+            return int(data["o"])
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise JiraApiError(
+                400, ["The provided next page token is invalid or expired."]
+            ) from exc
+
+    # ---- test-control API -------------------------------------------------------------------
+
+    def file_issue(
+        self,
+        *,
+        project: str,
+        reporter: str,
+        fields: Mapping[str, Any],
+        issuetype: str = "Request",
+        status: str | None = None,
+        created: datetime | None = None,
+    ) -> str:
+        """File an issue as `reporter` (email or account id); fields by name or id, plain values.
+
+        Plain values are accepted where the REST API wants objects: `"MY"` for an option,
+        an email for a user, `"High"` for a priority.
+        """
+        with self.lock:
+            actor = self.user(reporter)
+            values = {self.field(name).id: value for name, value in fields.items()}
+            values["project"] = project
+            values["issuetype"] = issuetype
+            issue = self.create_issue(actor, values, lenient=True)
+            if created is not None:
+                stamp = created.replace(microsecond=created.microsecond // 1000 * 1000)
+                issue.created = issue.updated = issue.status_changed = stamp
+            if status is not None:
+                # Filed already in this status: no transition is logged, as none happened
+                # through the API under test.
+                target = self.status_by_name(status)
+                issue.status_id = target.id
+                if target.category is StatusCategory.DONE:
+                    issue.resolution = target.resolution
+                    issue.resolution_date = issue.updated
+            return issue.key
+
+    def edit_fields(self, key: str, fields: Mapping[str, Any], *, by: str | None = None) -> None:
+        """Set fields (by name or id, plain values) as `by` (default: the API user)."""
+        with self.lock:
+            actor = self.user(by) if by else self.api_user()
+            values = {self.field(name).id: value for name, value in fields.items()}
+            self.edit_issue(key, actor, values, lenient=True)
+
+    def comment_as(self, key: str, author: str, body: str) -> str:
+        """Add a comment as `author` (email or account id); returns the comment id."""
+        with self.lock:
+            return self.add_comment(key, self.user(author), body).id
+
+    def comment_records(self, key: str | None = None) -> list[CommentRecord]:
+        """Every comment (on one issue, or on all), oldest first."""
+        with self.lock:
+            issues = [self.issue(key)] if key else list(self.issues.values())
+            return [
+                CommentRecord(
+                    issue_key=issue.key,
+                    id=c.id,
+                    author_email=self.users[c.author_id].email,
+                    author_account_id=c.author_id,
+                    body=c.body,
+                    created=jira_time(c.created),
+                    updated=jira_time(c.updated),
+                )
+                for issue in issues
+                for c in issue.comments
+            ]
+
+    def transition_records(self, key: str | None = None) -> list[TransitionRecord]:
+        """Transitions performed (on one issue, or on all), in order."""
+        with self.lock:
+            return [r for r in self.transition_log if key is None or r.issue_key == key.upper()]
+
+    def field_changes(self, key: str | None = None) -> list[FieldChange]:
+        """Field changes made by edits and transitions (on one issue, or on all), in order."""
+        with self.lock:
+            return [r for r in self.change_log if key is None or r.issue_key == key.upper()]
+
+    def plain_value(self, issue: Issue, field_id: str) -> Any:
+        """A stored value as plain data: option values, emails, names, ISO dates."""
+        fd = self.fields[field_id]
+        value = issue.values.get(field_id)
+        if value is None:
+            return None
+        if fd.kind is FieldKind.OPTION:
+            return fd.option_by(option_id=value).value  # type: ignore[union-attr]
+        if fd.kind is FieldKind.OPTIONS:
+            return [fd.option_by(option_id=v).value for v in value]  # type: ignore[union-attr]
+        if fd.schema_type == "user":
+            return self.users[value].email
+        if field_id == "priority":
+            return self.priority_name(value)
+        return list(value) if isinstance(value, list) else value
+
+    def snapshot(self, key: str) -> dict[str, Any]:
+        """An issue as plain JSON-able data, fields keyed by display name."""
+        with self.lock:
+            issue = self.issue(key)
+            return {
+                "id": issue.id,
+                "key": issue.key,
+                "project": issue.project_key,
+                "issuetype": self.issuetypes[issue.issuetype_id].name,
+                "status": self.statuses[issue.status_id].name,
+                "resolution": issue.resolution,
+                "created": jira_time(issue.created),
+                "updated": jira_time(issue.updated),
+                "fields": {
+                    self.fields[fid].name: self.plain_value(issue, fid) for fid in issue.values
+                },
+                "comments": [r.to_json() for r in self.comment_records(issue.key)],
+            }
+
+    def record(self, request: RecordedRequest) -> None:
+        """Remember a received request for later assertions."""
+        with self.lock:
+            self.requests.append(request)
+
+    def recorded(self) -> list[RecordedRequest]:
+        """Every REST request received so far, in order."""
+        with self.lock:
+            return list(self.requests)
+
+    def clear_recorded(self) -> None:
+        """Forget the requests received so far."""
+        with self.lock:
+            self.requests.clear()
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def api_user(self) -> User:
+        """The first user with an API token: who control-API edits act as by default."""
+        for user in self.users.values():
+            if user.api_token is not None:
+                return user
+        raise JiraApiError(500, ["The sandbox has no API user."])
+
+    def _project_from(self, raw: Any, errors: dict[str, str], *, lenient: bool) -> Project | None:
+        ref = raw if lenient and isinstance(raw, str) else None
+        if isinstance(raw, Mapping):
+            ref = raw.get("key") or raw.get("id")
+        for project in self.projects.values():
+            if ref is not None and str(ref).upper() in (project.key, project.id):
+                return project
+        errors["project"] = "Specify a valid project ID or key"
+        return None
+
+    def _issuetype_from(
+        self, raw: Any, errors: dict[str, str], *, lenient: bool
+    ) -> IssueType | None:
+        ref = raw if lenient and isinstance(raw, str) else None
+        if isinstance(raw, Mapping):
+            ref = raw.get("id") or raw.get("name")
+        for itype in self.issuetypes.values():
+            if ref is not None and str(ref) in (itype.id, itype.name):
+                return itype
+        errors["issuetype"] = "Specify an issue type"
+        return None
+
+    def _editable(self, field_id: str) -> FieldDef:
+        fd = self.fields.get(field_id)
+        if fd is None or (not fd.custom and field_id not in EDITABLE_SYSTEM):
+            raise JiraApiError(400, errors={field_id: _cannot_set(field_id)})
+        return fd
+
+    def _coerce_all(
+        self, fields: Mapping[str, Any], *, lenient: bool, v3: bool
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for fid, raw in fields.items():
+            try:
+                fd = self._editable(fid)
+                values[fid] = self._coerce(fd, raw, lenient=lenient, v3=v3)
+            except JiraApiError as exc:
+                errors.update(exc.errors)
+            except ValueError as exc:
+                errors[fid] = str(exc)
+        return values, errors
+
+    def _coerce(self, fd: FieldDef, raw: Any, *, lenient: bool, v3: bool) -> Any:
+        """Turn a REST value (or a plain control value) into the stored form."""
+        if fd.id == "summary":
+            if not isinstance(raw, str):
+                raise ValueError("Operation value must be a string")
+            if "\n" in raw or "\r" in raw:
+                raise ValueError("The summary is invalid because it contains newline characters.")
+            if len(raw) > 255:
+                raise ValueError("Summary must be less than 255 characters.")
+            return raw
+        if fd.id == "priority":
+            return self._coerce_priority(raw, lenient=lenient)
+        if fd.schema_type == "user":
+            if raw is None and fd.id == "reporter":
+                raise ValueError("Reporter is required.")
+            return self._coerce_user(raw, lenient=lenient)
+        if fd.id == "labels" or fd.kind is FieldKind.LABELS:
+            return self._coerce_labels(raw, lenient=lenient)
+        if raw is None:
+            return None
+        if fd.id == "description" or fd.kind is FieldKind.TEXTAREA:
+            return self._coerce_text(raw, v3=v3, limit=32767)
+        if fd.kind is FieldKind.TEXT:
+            if not isinstance(raw, str):
+                raise ValueError("Operation value must be a string")
+            if len(raw) > 255:
+                raise ValueError("You can only enter 255 characters in this field.")
+            return raw
+        if fd.id == "duedate" or fd.kind is FieldKind.DATE:
+            try:
+                return date.fromisoformat(str(raw)).isoformat()
+            except ValueError as exc:
+                raise ValueError(f"Error parsing date string: {raw}") from exc
+        if fd.kind is FieldKind.NUMBER:
+            if isinstance(raw, bool) or not isinstance(raw, int | float):
+                raise ValueError("Operation value must be a number")
+            return float(raw)
+        if fd.kind is FieldKind.OPTION:
+            return self._coerce_option(fd, raw, lenient=lenient)
+        if fd.kind is FieldKind.OPTIONS:
+            if not isinstance(raw, list):
+                raise ValueError("data was not an array")
+            ids = [self._coerce_option(fd, item, lenient=lenient) for item in raw]
+            return list(dict.fromkeys(ids))
+        raise ValueError(_cannot_set(fd.id))
+
+    def _coerce_text(self, raw: Any, *, v3: bool, limit: int) -> str:
+        if v3:
+            if not isinstance(raw, Mapping):
+                raise ValueError(NOT_ADF)
+            text = adf.to_text(raw)
+        elif isinstance(raw, str):
+            text = raw
+        else:
+            raise ValueError("Operation value must be a string")
+        if len(text) > limit:
+            raise ValueError(f"You can only enter {limit} characters in this field.")
+        return text
+
+    def _coerce_option(self, fd: FieldDef, raw: Any, *, lenient: bool) -> str:
+        if lenient and isinstance(raw, str):
+            raw = {"value": raw}
+        if not isinstance(raw, Mapping):
+            raise ValueError("Could not find valid 'id' or 'value' in the Parent Option object.")
+        if "id" in raw:
+            option = fd.option_by(option_id=str(raw["id"]))
+            if option is None:
+                raise ValueError(f"Option id '{raw['id']}' is not valid")
+            return option.id
+        if "value" in raw:
+            option = fd.option_by(value=str(raw["value"]))
+            if option is None:
+                raise ValueError(f"Option value '{raw['value']}' is not valid")
+            return option.id
+        raise ValueError("Could not find valid 'id' or 'value' in the Parent Option object.")
+
+    def _coerce_user(self, raw: Any, *, lenient: bool) -> str | None:
+        if raw is None:
+            return None
+        ref: Any = raw if lenient and isinstance(raw, str) else None
+        if isinstance(raw, Mapping):
+            if "name" in raw and "accountId" not in raw:
+                # Jira Cloud dropped usernames (GDPR); only accountId identifies a user.
+                raise ValueError("The 'name' property is not supported; use 'accountId'.")
+            ref = raw.get("accountId") or raw.get("id")
+        if not isinstance(ref, str):
+            raise ValueError("Specify a user by accountId.")
+        try:
+            return self.user(ref).account_id
+        except JiraApiError as exc:
+            raise ValueError(f"User with accountId '{ref}' does not exist.") from exc
+
+    def _coerce_priority(self, raw: Any, *, lenient: bool) -> str:
+        if lenient and isinstance(raw, str):
+            raw = {"name": raw}
+        if isinstance(raw, Mapping):
+            for pid, name in PRIORITIES:
+                if str(raw.get("id")) == pid or raw.get("name") == name:
+                    return pid
+        raise ValueError("Specify a valid priority (name or id).")
+
+    def _coerce_labels(self, raw: Any, *, lenient: bool) -> list[str]:
+        if raw is None:
+            return []
+        if lenient and isinstance(raw, str):
+            raw = raw.split()
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            raise ValueError("data was not an array")
+        for label in raw:
+            if not label or any(c.isspace() for c in label):
+                raise ValueError(f"The label '{label}' contains spaces which is invalid.")
+            if len(label) > 255:
+                raise ValueError("The label must not be longer than 255 characters.")
+        return list(dict.fromkeys(raw))
+
+    def _apply_ops(
+        self, fd: FieldDef, current: Any, operations: Any, *, lenient: bool, v3: bool
+    ) -> Any:
+        """Apply `update` operations (set/add/remove) to a field's current value."""
+        if not isinstance(operations, list):
+            raise ValueError("Field operations must be a list.")
+        multi = fd.schema_type == "array"
+        value = list(current or []) if multi else current
+        for op in operations:
+            if not isinstance(op, Mapping) or len(op) != 1:
+                raise ValueError("Each operation must have exactly one of set, add, remove, edit.")
+            verb, arg = next(iter(op.items()))
+            if verb == "set":
+                value = self._coerce(fd, arg, lenient=lenient, v3=v3)
+            elif verb in ("add", "remove") and multi:
+                items = self._coerce(fd, [arg], lenient=lenient, v3=v3)
+                if verb == "add":
+                    value = list(dict.fromkeys([*value, *items]))
+                else:
+                    value = [v for v in value if v not in items]
+            else:
+                raise ValueError(f"Field '{fd.id}' does not support operation '{verb}'.")
+        return value
+
+    def _comment_ops(self, operations: Any, *, v3: bool) -> list[str]:
+        bodies: list[str] = []
+        for op in operations if isinstance(operations, list) else []:
+            add = op.get("add") if isinstance(op, Mapping) else None
+            if not isinstance(add, Mapping):
+                raise ValueError("Comments can only be added.")
+            bodies.append(self._comment_body(add.get("body"), v3=v3))
+        return bodies
+
+    def _comment_body(self, body: Any, *, v3: bool) -> str:
+        if body is None or body == "":
+            raise JiraApiError(400, errors={"comment": "Comment body can not be empty!"})
+        try:
+            text = self._coerce_text(body, v3=v3, limit=32767)
+        except ValueError as exc:
+            raise JiraApiError(400, errors={"comment": str(exc)}) from exc
+        if not text.strip():
+            raise JiraApiError(400, errors={"comment": "Comment body can not be empty!"})
+        return text
+
+    def _add_comment(
+        self, issue: Issue, actor: User, body: str, visibility: dict[str, Any] | None = None
+    ) -> Comment:
+        now = self.now()
+        comment = Comment(
+            id=str(self._next_comment_id),
+            author_id=actor.account_id,
+            body=body,
+            created=now,
+            updated=now,
+            update_author_id=actor.account_id,
+            visibility=visibility,
+        )
+        self._next_comment_id += 1
+        issue.comments.append(comment)
+        return comment
+
+    def _display(self, field_id: str, value: Any) -> str | None:
+        """The from/to string of a changelog item."""
+        if value is None or value == []:
+            return None
+        fd = self.fields[field_id]
+        if fd.kind in (FieldKind.OPTION, FieldKind.OPTIONS):
+            ids = value if isinstance(value, list) else [value]
+            return ",".join(o.value for i in ids if (o := fd.option_by(option_id=i)))
+        if fd.schema_type == "user":
+            return self.users[value].display_name
+        if field_id == "priority":
+            return self.priority_name(value)
+        if isinstance(value, list):
+            return " ".join(value)
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
+    def _store(self, issue: Issue, actor: User, new_values: Mapping[str, Any]) -> list[ChangeItem]:
+        items: list[ChangeItem] = []
+        for fid, value in new_values.items():
+            old = issue.values.get(fid)
+            if old == value or (old in (None, []) and value in (None, [])):
+                continue
+            fd = self.fields[fid]
+            raw_old = old if fd.schema_type == "user" or fd.kind in (FieldKind.OPTION,) else None
+            raw_new = value if fd.schema_type == "user" or fd.kind in (FieldKind.OPTION,) else None
+            items.append(
+                ChangeItem(
+                    field_id=fid,
+                    field_name=fd.name if fd.custom else fid,
+                    from_value=raw_old,
+                    from_string=self._display(fid, old),
+                    to_value=raw_new,
+                    to_string=self._display(fid, value),
+                )
+            )
+            issue.values[fid] = value
+        self._log_changes(issue, actor, items)
+        return items
+
+    def _log_changes(self, issue: Issue, actor: User, items: list[ChangeItem]) -> None:
+        if not items:
+            return
+        now = self.now()
+        issue.history.append(
+            History(str(self._next_history_id), actor.account_id, now, tuple(items))
+        )
+        self._next_history_id += 1
+        for item in items:
+            self.change_log.append(
+                FieldChange(
+                    issue_key=issue.key,
+                    field_id=item.field_id,
+                    field_name=item.field_name,
+                    old=item.from_string,
+                    new=item.to_string,
+                    by_email=actor.email,
+                    at=jira_time(now),
+                )
+            )
+
+    def _move(self, issue: Issue, actor: User, target: Status, transition_id: str) -> None:
+        source = self.statuses[issue.status_id]
+        now = self.now()
+        items = [ChangeItem("status", "status", source.id, source.name, target.id, target.name)]
+        issue.status_id = target.id
+        issue.updated = now
+        if source.category != target.category:
+            issue.status_changed = now
+        resolution = target.resolution if target.category is StatusCategory.DONE else None
+        if resolution != issue.resolution:
+            items.append(
+                ChangeItem("resolution", "resolution", None, issue.resolution, None, resolution)
+            )
+            issue.resolution = resolution
+            issue.resolution_date = now if resolution else None
+        self._log_changes(issue, actor, items)
+        self.transition_log.append(
+            TransitionRecord(
+                issue_key=issue.key,
+                transition_id=transition_id,
+                from_status=source.name,
+                to_status=target.name,
+                by_email=actor.email,
+                at=jira_time(now),
+            )
+        )
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the stand-in clock forward."""
+        with self.lock:
+            self.clock.advance(timedelta(seconds=seconds))
+
+    def set_clock(self, moment: datetime | None) -> None:
+        """Freeze the stand-in clock at `moment`, or let it follow real time again (None)."""
+        with self.lock:
+            self.clock.freeze(moment)
