@@ -1,4 +1,4 @@
-"""Fixtures for the Slack stand-in tests: one server per module, wiped before each test."""
+"""Fixtures for the Slack stand-in tests: a server per module wiped per test; the spec once."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.slack import SlackSandbox
+from tests.sandbox.slack.slack_spec import SPEC_PATH, SlackSpec
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +22,11 @@ def slack(slack_server: SlackSandbox) -> SlackSandbox:
     """The module's stand-in with no messages, views, calls or faults left from other tests."""
     slack_server.reset()
     return slack_server
+
+
+@pytest.fixture(scope="session")
+def slack_spec() -> SlackSpec:
+    """Slack's published Web API spec, read once per test session."""
+    if not SPEC_PATH.exists():
+        pytest.skip(f"Slack spec not found at {SPEC_PATH}")
+    return SlackSpec.load()
