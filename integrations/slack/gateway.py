@@ -149,6 +149,7 @@ class SlackGateway:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
+        """Name the endpoint, never the token."""
         return f"SlackGateway(base_url={self._base_url!r})"
 
     @property

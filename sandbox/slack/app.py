@@ -143,6 +143,7 @@ class SlackApp:
         self.control = Starlette(routes=control_routes(workspace, faults))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route `/api/` to the Web API and everything else to the control routes."""
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             await self._api(scope, receive, send)
         else:
@@ -265,6 +266,7 @@ def _guarded(handler: Callable[[Request], Awaitable[Any]]) -> Endpoint:
     """Wrap a control handler: its result as JSON, bad input as 400 / unknown ids as 404."""
 
     async def endpoint(request: Request) -> Response:
+        """Run the handler and render its outcome."""
         try:
             result = await handler(request)
         except KeyError as exc:
@@ -289,6 +291,7 @@ def control_routes(ws: SlackWorkspace, faults: FaultPlan) -> list[Route]:
     """The `/_sandbox/...` routes that let another process seed, drive and inspect the stand-in."""
 
     async def state(request: Request) -> dict[str, Any]:
+        """GET: team, users and channels."""
         return {
             "team": ws.team.__dict__,
             "users": [u.__dict__ for u in ws.users()],
@@ -296,23 +299,28 @@ def control_routes(ws: SlackWorkspace, faults: FaultPlan) -> list[Route]:
         }
 
     async def seed(request: Request) -> dict[str, Any]:
+        """POST: load the example workspace; answers its bot token."""
         ws.load(EXAMPLE_WORKSPACE)
         return {"bot_token": EXAMPLE_WORKSPACE.bot_token}
 
     async def add_user(request: Request) -> dict[str, Any]:
+        """POST {id, name, real_name?, email?, tz?, title?}: add a user."""
         data = await _json(request)
         return {"user": ws.add_user(data.pop("id"), data.pop("name"), **data).__dict__}
 
     async def add_channel(request: Request) -> dict[str, Any]:
+        """POST {id, name, members?, purpose?, is_private?}: add a channel."""
         data = await _json(request)
         return {"channel": ws.add_channel(data.pop("id"), data.pop("name"), **data).__dict__}
 
     async def add_token(request: Request) -> dict[str, Any]:
+        """POST {token, user}: make a token authenticate as a user."""
         data = await _json(request)
         ws.add_token(data["token"], data["user"])
         return {}
 
     async def post_message(request: Request) -> dict[str, Any]:
+        """POST {channel, user, text, thread_ts?, blocks?}: a person posts."""
         data = await _json(request)
         msg = ws.post(
             ws.user(data["user"]),
@@ -325,11 +333,13 @@ def control_routes(ws: SlackWorkspace, faults: FaultPlan) -> list[Route]:
         return {"message": msg.to_json()}
 
     async def messages(request: Request) -> dict[str, Any]:
+        """GET ?channel=[&thread_ts=]: a channel's or a thread's messages."""
         channel, ts = request.query_params["channel"], request.query_params.get("thread_ts")
         found: list[Message] = ws.thread_messages(channel, ts) if ts else ws.messages(channel)
         return {"messages": [m.to_json() for m in found]}
 
     async def ephemerals(request: Request) -> dict[str, Any]:
+        """GET ?user=&channel=: ephemeral messages."""
         q = request.query_params
         return {
             "ephemerals": [
@@ -338,15 +348,19 @@ def control_routes(ws: SlackWorkspace, faults: FaultPlan) -> list[Route]:
         }
 
     async def views(request: Request) -> dict[str, Any]:
+        """GET ?user=: views opened or pushed."""
         return {"views": [v.to_json() for v in ws.views(user=request.query_params.get("user"))]}
 
     async def triggers(request: Request) -> dict[str, Any]:
+        """POST {user}: issue a trigger_id."""
         return {"trigger_id": ws.issue_trigger((await _json(request))["user"])}
 
     async def calls(request: Request) -> dict[str, Any]:
+        """GET ?method=: the request log."""
         return {"calls": [c.to_json() for c in ws.calls(request.query_params.get("method"))]}
 
     async def add_fault(request: Request) -> dict[str, Any]:
+        """POST {method, kind, status?, retry_after?, delay?, times?}: queue a fault."""
         data = await _json(request)
         fault = Fault(
             kind=FaultKind(data["kind"]),
@@ -358,20 +372,24 @@ def control_routes(ws: SlackWorkspace, faults: FaultPlan) -> list[Route]:
         return {}
 
     async def clear_faults(request: Request) -> dict[str, Any]:
+        """DELETE: forget queued and random faults."""
         faults.clear()
         return {}
 
     async def lose(request: Request) -> dict[str, Any]:
+        """POST {method, times?}: act on calls, then drop their answers."""
         data = await _json(request)
         ws.lose_responses(data["method"], int(data.get("times", 1)))
         return {}
 
     async def reset(request: Request) -> dict[str, Any]:
+        """POST: forget traffic and faults; keep people and channels."""
         ws.forget_traffic()
         faults.clear()
         return {}
 
     async def health(request: Request) -> dict[str, Any]:
+        """GET: the stand-in is up."""
         return {}
 
     table: list[tuple[str, Callable[[Request], Awaitable[Any]], str]] = [

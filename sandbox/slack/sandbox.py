@@ -41,6 +41,9 @@ class SlackSandboxControl(Protocol):
     def api_url(self) -> str:
         """What to pass as `WebClient(base_url=...)`."""
 
+    def seed_examples(self) -> str:
+        """Load the example workspace (EXAMPLE_WORKSPACE); returns its bot token."""
+
     def add_user(
         self,
         user_id: str,
@@ -123,7 +126,7 @@ class SlackSandbox:
         self.state = SlackWorkspace(clock=clock, trigger_ttl=trigger_ttl)
         self.faults = FaultPlan()
         if seed:
-            self.state.load(EXAMPLE_WORKSPACE)
+            self.seed_examples()
         self.app = SlackApp(self.state, self.faults)
         self._server = ThreadedServer(self.app, port)
 
@@ -152,6 +155,7 @@ class SlackSandbox:
         self._server.stop()
 
     def __enter__(self) -> SlackSandbox:
+        """Start serving."""
         return self.start()
 
     def __exit__(
@@ -160,7 +164,13 @@ class SlackSandbox:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Stop serving."""
         self.stop()
+
+    def seed_examples(self) -> str:
+        """Load the example workspace (EXAMPLE_WORKSPACE); returns its bot token."""
+        self.state.load(EXAMPLE_WORKSPACE)
+        return EXAMPLE_WORKSPACE.bot_token
 
     def add_user(
         self,
@@ -289,8 +299,8 @@ class RemoteSlackSandbox:
             raise RuntimeError(f"/_sandbox/{path}: HTTP {response.status_code}: {body}")
         return body
 
-    def seed(self) -> str:
-        """Load the example workspace; returns its bot token."""
+    def seed_examples(self) -> str:
+        """Load the example workspace (EXAMPLE_WORKSPACE); returns its bot token."""
         return str(self._call("POST", "seed")["bot_token"])
 
     def add_user(

@@ -22,6 +22,7 @@ class ManualClock:
         self.now = start
 
     def __call__(self) -> float:
+        """The current time, as `time.time` would give it."""
         return self.now
 
     def advance(self, seconds: float) -> None:

@@ -15,7 +15,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from sandbox.faults import Fault, FaultKind
-from sandbox.slack import EXAMPLE_WORKSPACE, RemoteSlackSandbox, SlackSandbox
+from sandbox.slack import (
+    EXAMPLE_WORKSPACE,
+    RemoteSlackSandbox,
+    SlackSandbox,
+    SlackSandboxControl,
+)
 from tests.sandbox.slack.helpers import (
     BOT,
     ELENA,
@@ -586,6 +591,9 @@ class TestRemoteControl:
     def test_remote_control_matches_in_process(self, slack: SlackSandbox) -> None:
         """Seed, drive and inspect over HTTP what the in-process API shows."""
         remote = RemoteSlackSandbox(slack.url)
+        # Both satisfy the one control protocol (checked by mypy).
+        controls: list[SlackSandboxControl] = [slack, remote]
+        assert {c.api_url for c in controls} == {slack.api_url}
         try:
             remote.add_user("U0ZZ00001", "zoe", real_name="Zoe Z", email="zoe@example.com")
             remote.add_channel("C0ZZ00001", "zz", members=[BOT.id, "U0ZZ00001"])
@@ -606,6 +614,15 @@ class TestRemoteControl:
             assert remote.messages("C0ZZ00001") == [] and remote.calls() == []
         finally:
             remote.close()
+
+    def test_unseeded_until_seed_examples(self) -> None:
+        """seed=False starts empty; seed_examples (here over HTTP) loads the workspace."""
+        with SlackSandbox(seed=False) as sandbox:
+            assert refusal(lambda: web_client(sandbox).auth_test())[1]["error"] == "invalid_auth"
+            remote = RemoteSlackSandbox(sandbox.url)
+            assert remote.seed_examples() == EXAMPLE_WORKSPACE.bot_token
+            remote.close()
+            assert web_client(sandbox).auth_test()["user_id"] == BOT.id
 
     def test_runs_as_its_own_process(self) -> None:
         """`python -m sandbox.slack_server --port 0 --seed` serves the seeded workspace."""
