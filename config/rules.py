@@ -11,7 +11,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.stages import Stage
 
@@ -20,6 +20,45 @@ SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>m|h|d)$")
 KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+JIRA_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{1,9}$")
+
+
+def _slack_channel(value: str) -> str:
+    if not SLACK_CHANNEL_ID.match(value):
+        raise ValueError(f"{value!r} is not a Slack channel id (C..., G...)")
+    return value
+
+
+def _person(value: str) -> str:
+    if not (SLACK_USER_ID.match(value) or EMAIL.match(value)):
+        raise ValueError(f"{value!r} is not a Slack user id (U...) or an email address")
+    return value
+
+
+def _duration(value: str) -> str:
+    if not DURATION.match(value.strip()):
+        raise ValueError(f"{value!r} is not a duration like 30m, 4h or 5d")
+    return value
+
+
+def _key(value: str) -> str:
+    if not KEY.match(value):
+        raise ValueError(f"{value!r} is not a key: use lower_snake_case, starting with a letter")
+    return value
+
+
+def _project_key(value: str) -> str:
+    if not JIRA_PROJECT_KEY.match(value):
+        raise ValueError(f"{value!r} is not a Jira project key (capitals and digits, e.g. MODREQ)")
+    return value
+
+
+# Checked per item (not per list) so an error points at the one bad entry and its YAML line.
+ChannelId = Annotated[str, AfterValidator(_slack_channel)]
+Person = Annotated[str, AfterValidator(_person)]
+Duration = Annotated[str, AfterValidator(_duration)]
+ProjectKey = Annotated[str, AfterValidator(_project_key)]
+Key = Annotated[str, AfterValidator(_key)]
 
 
 class Strict(BaseModel):
@@ -50,6 +89,14 @@ class TicketField(Strict):
     allowed: list[str] | None = None
     help: str = ""
 
+    @model_validator(mode="after")
+    def _lengths(self) -> TicketField:
+        if not 0 <= self.min_length <= self.max_length:
+            raise ValueError(
+                f"min_length {self.min_length} must be between 0 and max_length {self.max_length}"
+            )
+        return self
+
 
 class RequestType(Strict):
     """A kind of business request and what its ticket must carry."""
@@ -79,6 +126,10 @@ class Hours(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Hours:
+        # Comparing an offset time with a naive one raises TypeError, which pydantic would not
+        # report as a validation error; the calendar's zone gives the offset anyway.
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("times are local to the calendar's time zone: drop the UTC offset")
         if self.end <= self.start:
             raise ValueError(f"end {self.end} must be after start {self.start}")
         return self
@@ -102,7 +153,8 @@ class Calendar(Strict):
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        # OSError: a zone *directory* ("Asia") or an over-long name reaches the file system.
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
@@ -116,6 +168,22 @@ class Calendar(Strict):
         if value.upper() not in holidays.list_supported_countries():
             raise ValueError(f"the holidays package knows no country {value!r}")
         return value.upper()
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> Calendar:
+        if self.subdivision is None:
+            return self
+        if self.country is None:
+            raise ValueError("a subdivision needs a country")
+        import holidays
+
+        try:
+            holidays.country_holidays(self.country, subdiv=self.subdivision)
+        except NotImplementedError as exc:
+            raise ValueError(
+                f"the holidays package knows no subdivision {self.subdivision!r} of {self.country}"
+            ) from exc
+        return self
 
 
 class EscalationAction(StrEnum):
@@ -140,26 +208,11 @@ class Team(Strict):
     """A team: where it talks, who may act for it, and its working calendar."""
 
     name: str
-    slack_channel: str
-    roster: list[str] = Field(description="Slack user ids or emails of people who may act")
-    leads: list[str] = []
+    slack_channel: ChannelId
+    roster: list[Person] = Field(description="Slack user ids or emails of people who may act")
+    leads: list[Person] = []
     calendar: str
     escalation: list[EscalationStep] | None = None
-
-    @field_validator("slack_channel")
-    @classmethod
-    def _channel_id(cls, value: str) -> str:
-        if not SLACK_CHANNEL_ID.match(value):
-            raise ValueError(f"{value!r} is not a Slack channel id (C..., G...)")
-        return value
-
-    @field_validator("roster", "leads")
-    @classmethod
-    def _people(cls, value: list[str]) -> list[str]:
-        bad = [p for p in value if not (SLACK_USER_ID.match(p) or EMAIL.match(p))]
-        if bad:
-            raise ValueError(f"not a Slack user id or email: {', '.join(map(repr, bad))}")
-        return value
 
 
 class QuorumKind(StrEnum):
@@ -200,7 +253,7 @@ class SignOff(Strict):
 
     team: str
     quorum: Quorum = Quorum(kind=QuorumKind.ANY)
-    sla: str | None = Field(default=None, description="overrides the policy's SIGN_OFF target")
+    sla: Duration | None = Field(default=None, description="overrides the policy's SIGN_OFF target")
 
 
 class RejectOutcome(StrEnum):
@@ -231,7 +284,7 @@ class Route(Strict):
     expert_team: str
     signoff: list[SignOff]
     sla_policy: str
-    slack_channel: str | None = None
+    slack_channel: ChannelId | None = None
     on_reject: RejectOutcome = RejectOutcome.END
     sop_owner_team: str | None = None
 
@@ -243,27 +296,16 @@ PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
 class SlaPolicy(Strict):
     """Business-time targets per stage and priority, and when to warn."""
 
-    targets: dict[Stage, dict[Priority, str]]
+    targets: dict[Stage, dict[Priority, Duration]]
     warn_at: list[Annotated[float, Field(gt=0, lt=1)]] = [0.5, 0.75]
     escalation: list[EscalationStep] = []
-
-    @field_validator("targets")
-    @classmethod
-    def _durations(cls, value: dict[Stage, dict[Priority, str]]) -> dict[Stage, dict[Priority, str]]:
-        for stage, by_priority in value.items():
-            for priority, text in by_priority.items():
-                if not DURATION.match(text.strip()):
-                    raise ValueError(
-                        f"{stage}.{priority}: {text!r} is not a duration like 30m, 4h or 5d"
-                    )
-        return value
 
 
 class OutOfOffice(Strict):
     """An approver away on given dates, and who may act for them then."""
 
-    approver: str
-    delegate: str
+    approver: Person
+    delegate: Person
     start: date
     until: date
 
@@ -277,7 +319,7 @@ class OutOfOffice(Strict):
 class JiraRules(Strict):
     """How govflow reads and writes the Jira side."""
 
-    projects: list[str]
+    projects: list[ProjectKey] = Field(min_length=1)
     request_type_field: str = "request_type"
     status_mapping: dict[Stage, str] = {}
     priority_mapping: dict[str, Priority] = {
@@ -296,7 +338,7 @@ class SopRules(Strict):
     """Where SOP documents come from and where publications are announced."""
 
     directory: str = "sops"
-    announce_channels: list[str] = []
+    announce_channels: list[ChannelId] = []
 
 
 class Rules(Strict):
@@ -304,13 +346,13 @@ class Rules(Strict):
 
     version: Literal[1] = 1
     jira: JiraRules
-    fields: dict[str, TicketField]
-    request_types: dict[str, RequestType]
-    domains: dict[str, Domain]
+    fields: dict[Key, TicketField]
+    request_types: dict[Key, RequestType]
+    domains: dict[Key, Domain]
     markets: list[str]
-    calendars: dict[str, Calendar]
-    teams: dict[str, Team]
-    sla_policies: dict[str, SlaPolicy]
+    calendars: dict[Key, Calendar]
+    teams: dict[Key, Team]
+    sla_policies: dict[Key, SlaPolicy]
     routing: list[Route]
     out_of_office: list[OutOfOffice] = []
     sops: SopRules = SopRules()
