@@ -21,7 +21,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from config.rules import JIRA_PROJECT_KEY
+from config.rules import ProjectKey
 from domain.errors import ConfigError, ConfigProblem
 
 ENV_PREFIX = "GOVFLOW_"
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     jira_url: HttpUrl | None = None
     jira_user: str | None = None
     jira_token: SecretStr | None = None
-    jira_projects: Annotated[list[str] | None, NoDecode] = Field(
+    jira_projects: Annotated[list[ProjectKey] | None, NoDecode] = Field(
         default=None, description="overrides `jira.projects` of the rules"
     )
     jira_webhook_secret: SecretStr | None = None
@@ -134,14 +134,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             keys = [part.strip() for part in value.split(",") if part.strip()]
             return keys or None
-        return value
-
-    @field_validator("jira_projects")
-    @classmethod
-    def _project_keys(cls, value: list[str] | None) -> list[str] | None:
-        bad = [key for key in value or [] if not JIRA_PROJECT_KEY.match(key)]
-        if bad:
-            raise ValueError(f"not Jira project keys: {', '.join(bad)}")
         return value
 
     @field_validator("jira_user")
