@@ -166,11 +166,9 @@ class JiraGateway:
         return self._call(f"comment on {key}", lambda j: str(j.add_comment(key, body).id))
 
     def transition(self, key: str, status: str) -> bool:
-        """Move an issue to the status named `status`; False if it is there already.
-
-        The transition is found by its target status, not its name; with none leading there
-        from the current status, JiraError(status=409) says so and what is open instead.
-        """
+        """Move an issue to the status named `status`; False if it is there already."""
+        # Found by target status, not transition name (names are a workflow admin's whim).
+        # With none leading there, JiraError(status=409) names what is open instead.
 
         def move(client: JIRA) -> bool:
             current = client.issue(key, fields="status").raw["fields"]["status"]["name"]

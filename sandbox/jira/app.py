@@ -36,9 +36,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sandbox.faults import Fault, FaultKind, FaultPlan
 from sandbox.jira import render
 from sandbox.jira.jql import JqlError, parse
-from sandbox.jira.model import JiraApiError, RecordedRequest, User, jira_time
+from sandbox.jira.model import PRIORITIES, JiraApiError, RecordedRequest, User, jira_time
 from sandbox.jira.render import View
-from sandbox.jira.state import PRIORITIES, JiraState
+from sandbox.jira.state import JiraState
 
 RAW_SEND = "sandbox.raw_send"
 API_VERSIONS = {"2": "2", "latest": "2", "3": "3"}
@@ -233,6 +233,10 @@ class JiraApi:
             raise JiraApiError(400, [f'Unrecognized field "{unknown[0]}"'])
         fields = body.get("fields") or []
         max_results = body.get("maxResults")
+        if max_results is not None and (
+            isinstance(max_results, bool) or not isinstance(max_results, int)
+        ):
+            raise JiraApiError(400, ["maxResults must be a number."])
         return self._search(
             call,
             jql=body.get("jql") or "",

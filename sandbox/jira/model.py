@@ -99,6 +99,23 @@ class User:
     active: bool = True
 
 
+# Jira Cloud's default priorities and resolutions, by id.
+PRIORITIES: tuple[tuple[str, str], ...] = (
+    ("1", "Highest"),
+    ("2", "High"),
+    ("3", "Medium"),
+    ("4", "Low"),
+    ("5", "Lowest"),
+)
+DEFAULT_PRIORITY = "3"
+RESOLUTIONS: tuple[tuple[str, str], ...] = (
+    ("10000", "Done"),
+    ("10001", "Won't Do"),
+    ("10002", "Duplicate"),
+    ("10003", "Declined"),
+)
+
+
 class FieldKind(StrEnum):
     """Custom field types the stand-in knows, named like govflow's rule schema."""
 

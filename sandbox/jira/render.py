@@ -17,6 +17,7 @@ from sandbox.jira import adf
 from sandbox.jira.model import (
     CATEGORY_INFO,
     CUSTOM_SCHEMAS,
+    RESOLUTIONS,
     Comment,
     FieldDef,
     FieldKind,
@@ -238,8 +239,6 @@ def comments_page(
 
 def resolution(view: View, name: str | None) -> dict[str, Any] | None:
     """A resolution, or None while unresolved."""
-    from sandbox.jira.state import RESOLUTIONS
-
     if name is None:
         return None
     rid = next(i for i, n in RESOLUTIONS if n == name)
@@ -287,11 +286,9 @@ def renderable(state: JiraState) -> list[str]:
 
 
 def select_fields(state: JiraState, tokens: Iterable[str], default: str) -> list[str] | None:
-    """The field ids a `fields` parameter asks for; None means "ids only" (search default).
-
-    Accepts repeated parameters and comma-separated lists, `*all`, `*navigable`, field ids
-    and `-field` exclusions; unknown ids are ignored, as Jira does.
-    """
+    """The field ids a `fields` parameter asks for; None means "ids only" (search default)."""
+    # Repeated parameters and comma-separated lists, `*all`, `*navigable`, field ids and
+    # `-field` exclusions; unknown ids are ignored, as Jira does.
     wanted = [t.strip() for token in tokens for t in token.split(",") if t.strip()] or [default]
     if all(t == "id" for t in wanted):
         return None
@@ -360,9 +357,9 @@ def changelog(state: JiraState, view: View, issue: Issue) -> dict[str, Any]:
                     "fieldtype": "custom" if item.field_id.startswith("customfield_") else "jira",
                     "fieldId": item.field_id,
                     "from": item.from_value,
-                    "fromString": item.from_string,
+                    "fromString": item.from_string or "",
                     "to": item.to_value,
-                    "toString": item.to_string,
+                    "toString": item.to_string or "",
                 }
                 for item in h.items
             ],

@@ -31,7 +31,15 @@ from sandbox.jira.jql import (
     SortKey,
     ValueList,
 )
-from sandbox.jira.model import FieldDef, FieldKind, Issue, JiraApiError, User
+from sandbox.jira.model import (
+    PRIORITIES,
+    RESOLUTIONS,
+    FieldDef,
+    FieldKind,
+    Issue,
+    JiraApiError,
+    User,
+)
 
 if TYPE_CHECKING:
     from sandbox.jira.state import JiraState
@@ -56,6 +64,10 @@ _CATEGORY_SPELLINGS = {
     "indeterminate": ("indeterminate", "in progress", "4"),
     "done": ("done", "3"),
 }
+
+
+def _is_labels(fd: FieldDef) -> bool:
+    return fd.id == "labels" or fd.kind is FieldKind.LABELS
 
 
 def _bad(message: str) -> JiraApiError:
@@ -121,12 +133,15 @@ class _Compiler:
         }
         getter = fixed.get(fd.id) or (lambda issue: issue.values.get(fd.id))
         is_date = fd.schema_type == "date"
+        is_labels = _is_labels(fd)
 
         def read(issue: Issue) -> list[Any]:
             value = getter(issue)
             if value is None:
                 return []
             values = value if isinstance(value, list) else [value]
+            if is_labels:
+                return [v.casefold() for v in values]
             return [date.fromisoformat(v) for v in values] if is_date else values
 
         return read
@@ -182,14 +197,10 @@ class _Compiler:
                 if folded in (itype.name.casefold(), itype.id):
                     return itype.id
         elif fd.id == "priority":
-            from sandbox.jira.state import PRIORITIES
-
             for pid, pname in PRIORITIES:
                 if folded in (pname.casefold(), pid):
                     return pid
         elif fd.id == "resolution":
-            from sandbox.jira.state import RESOLUTIONS
-
             if folded == "unresolved":
                 return None
             for _, rname in RESOLUTIONS:
@@ -204,8 +215,8 @@ class _Compiler:
             if option is not None:
                 return option.id
         else:
-            # Labels and other free values: any text is a valid value.
-            return text
+            # Labels (matched regardless of case, as Jira does) and other free values.
+            return folded if _is_labels(fd) else text
         raise self.unknown(text, name)
 
     def unknown(self, text: str, name: str) -> JiraApiError:

@@ -23,16 +23,19 @@ MARKET = "Market"
 BUSINESS_JUSTIFICATION = "Business justification"
 AFFECTED_SOP = "Affected SOP"
 PROPOSED_CHANGE = "Proposed change"
+EVIDENCE_LINKS = "Evidence links"
 
 REVIEW_STANDARD_CHANGE = "Review standard change"
 ONBOARDING_RULE_EXCEPTION = "Onboarding rule exception"
 LISTING_POLICY_CHANGE = "Listing policy change"
 QA_DISPUTE = "QA dispute"
+NEW_CATEGORY_SOP = "New category SOP"
 REQUEST_TYPES = (
     REVIEW_STANDARD_CHANGE,
     ONBOARDING_RULE_EXCEPTION,
     LISTING_POLICY_CHANGE,
     QA_DISPUTE,
+    NEW_CATEGORY_SOP,
 )
 
 MERCHANT_ONBOARDING = "Merchant onboarding"
@@ -62,6 +65,7 @@ CUSTOM_FIELDS: tuple[SeedField, ...] = (
     SeedField("customfield_10053", BUSINESS_JUSTIFICATION, FieldKind.TEXTAREA),
     SeedField("customfield_10054", AFFECTED_SOP, FieldKind.TEXT),
     SeedField("customfield_10055", PROPOSED_CHANGE, FieldKind.TEXTAREA),
+    SeedField("customfield_10056", EVIDENCE_LINKS, FieldKind.TEXTAREA),
 )
 FIELD_IDS: dict[str, str] = {f.name: f.id for f in CUSTOM_FIELDS}
 
@@ -150,6 +154,7 @@ EXAMPLE_ISSUES: tuple[SeedIssue, ...] = (
                 "Accept the BPOM renewal receipt in place of the licence for 90 days, "
                 "with a reminder to re-verify."
             ),
+            EVIDENCE_LINKS: "https://drive.example.com/bpom-renewal-receipts",
         },
         "complete",
     ),
@@ -184,6 +189,7 @@ EXAMPLE_ISSUES: tuple[SeedIssue, ...] = (
             PROPOSED_CHANGE: (
                 "Clarify whether on-screen price comparisons count as misleading claims."
             ),
+            EVIDENCE_LINKS: "https://sheets.example.com/qa-audit-2026-11-12",
         },
         "complete",
     ),
@@ -235,6 +241,7 @@ EXAMPLE_ISSUES: tuple[SeedIssue, ...] = (
             BUSINESS_JUSTIFICATION: "Back-to-school season starts in three weeks.",
             AFFECTED_SOP: "SOP-MO-001 Merchant onboarding",
             PROPOSED_CHANGE: "Verify the distributor once and its resellers by sample of 5.",
+            EVIDENCE_LINKS: "https://drive.example.com/distributor-reseller-list",
         },
         "complete, reporter's email hidden by Atlassian privacy settings",
     ),

@@ -24,6 +24,8 @@ from sandbox.jira.adf import NOT_ADF
 from sandbox.jira.jql import JqlError, parse
 from sandbox.jira.model import (
     CUSTOM_SCHEMAS,
+    DEFAULT_PRIORITY,
+    PRIORITIES,
     ChangeItem,
     Clock,
     Comment,
@@ -47,6 +49,7 @@ from sandbox.jira.model import (
     jira_time,
     not_found_issue,
 )
+from sandbox.jira.search import compile_query
 
 API_USER_EMAIL = "govflow-bot@example.com"
 API_USER_TOKEN = "sandbox-jira-token"
@@ -61,20 +64,6 @@ DEFAULT_STATUSES: tuple[tuple[str, StatusCategory, str | None], ...] = (
     ("Done", StatusCategory.DONE, "Done"),
     ("Rejected", StatusCategory.DONE, "Declined"),
     ("Cancelled", StatusCategory.DONE, "Won't Do"),
-)
-PRIORITIES: tuple[tuple[str, str], ...] = (
-    ("1", "Highest"),
-    ("2", "High"),
-    ("3", "Medium"),
-    ("4", "Low"),
-    ("5", "Lowest"),
-)
-DEFAULT_PRIORITY = "3"
-RESOLUTIONS: tuple[tuple[str, str], ...] = (
-    ("10000", "Done"),
-    ("10001", "Won't Do"),
-    ("10002", "Duplicate"),
-    ("10003", "Declined"),
 )
 ISSUE_TYPES: tuple[IssueType, ...] = (
     IssueType("10001", "Task", "A small, distinct piece of work."),
@@ -131,6 +120,13 @@ ID_ONLY_PAGE_CAP = 5000
 
 def _cannot_set(field_id: str) -> str:
     return f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
+
+
+def _option_value(fd: FieldDef, option_id: str) -> str:
+    option = fd.option_by(option_id=option_id)
+    if option is None:
+        raise JiraApiError(500, [f"Field '{fd.name}' stores unknown option {option_id}."])
+    return option.value
 
 
 @dataclass(frozen=True)
@@ -276,11 +272,10 @@ class JiraState:
         statuses: list[tuple[str, StatusCategory, str | None]],
         transitions: list[tuple[str, str, list[str] | None]] | None = None,
     ) -> None:
-        """Replace the workflow: statuses (name, category, resolution), the first is initial.
-
-        `transitions` are (name, target status, from statuses or None for global); by
-        default every status gets a global transition named after it.
-        """
+        """Replace the workflow: statuses (name, category, resolution) and transitions."""
+        # The first status is the initial one. Transitions are (name, target status, from
+        # statuses or None for global); by default every status gets a global transition
+        # named after it.
         with self.lock:
             self.statuses = {}
             for index, (name, category, resolution) in enumerate(statuses):
@@ -523,8 +518,6 @@ class JiraState:
         id_only: bool,
     ) -> SearchPage:
         """One page of the issues matching `jql`, in its order, after `token`."""
-        from sandbox.jira.search import compile_query
-
         with self.lock:
             try:
                 query = parse(jql)
@@ -570,11 +563,9 @@ class JiraState:
         status: str | None = None,
         created: datetime | None = None,
     ) -> str:
-        """File an issue as `reporter` (email or account id); fields by name or id, plain values.
-
-        Plain values are accepted where the REST API wants objects: `"MY"` for an option,
-        an email for a user, `"High"` for a priority.
-        """
+        """File an issue as `reporter` (email or account id), fields by name or id."""
+        # Plain values are accepted where the REST API wants objects: `"MY"` for an option,
+        # an email for a user, `"High"` for a priority.
         with self.lock:
             actor = self.user(reporter)
             values = {self.field(name).id: value for name, value in fields.items()}
@@ -641,9 +632,9 @@ class JiraState:
         if value is None:
             return None
         if fd.kind is FieldKind.OPTION:
-            return fd.option_by(option_id=value).value  # type: ignore[union-attr]
+            return _option_value(fd, value)
         if fd.kind is FieldKind.OPTIONS:
-            return [fd.option_by(option_id=v).value for v in value]  # type: ignore[union-attr]
+            return [_option_value(fd, v) for v in value]
         if fd.schema_type == "user":
             return self.users[value].email
         if field_id == "priority":

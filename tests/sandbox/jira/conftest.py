@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,9 +39,34 @@ def sandbox_clean(sandbox: JiraSandbox) -> Iterator[JiraSandbox]:
 
 
 @pytest.fixture(scope="session")
-def jira_spec() -> Any:
-    """The published Jira Cloud OpenAPI spec, loaded once (it is 2.4 MB)."""
+def jira_spec_dict() -> dict[str, Any]:
+    """The published Jira Cloud OpenAPI document, read once (it is 2.4 MB)."""
+    document: dict[str, Any] = json.loads(SPEC.read_text())
+    return document
+
+
+# Where the spec's schema contradicts what Jira Cloud sends, and its own examples say so.
+ERRATA = {
+    # The example of GET /rest/api/3/issue/{id}/changelog has `"from": null, "to": null`
+    # for a labels change; the ChangeDetails schema says non-nullable strings.
+    ("ChangeDetails", "from"): "nullable",
+    ("ChangeDetails", "to"): "nullable",
+}
+
+
+def apply_errata(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the spec with the ERRATA applied."""
+    patched = copy.deepcopy(document)
+    for (schema, prop), fix in ERRATA.items():
+        assert fix == "nullable"
+        patched["components"]["schemas"][schema]["properties"][prop]["nullable"] = True
+    return patched
+
+
+@pytest.fixture(scope="session")
+def jira_spec(jira_spec_dict: dict[str, Any]) -> Any:
+    """The spec (with ERRATA) as an openapi-core validator, built once per session."""
     from openapi_core import Config, OpenAPI
 
     # Spec validation off: one enum default in Atlassian's spec is not in its own enum.
-    return OpenAPI.from_dict(json.loads(SPEC.read_text()), config=Config(spec_validator_cls=None))
+    return OpenAPI.from_dict(apply_errata(jira_spec_dict), config=Config(spec_validator_cls=None))

@@ -232,6 +232,7 @@ class TestJql:
             key
         ]
         assert keys(client, f"key = {key} AND summary ~ zebra") == [key]
+        assert keys(client, f"key = {key} AND labels in (SLA-Breached, other)") == [key]
         assert keys(client, f"key = {key} AND labels is EMPTY") == []
         assert keys(client, f"key = {key} AND status not in (Open, Done)") == [key]
 
