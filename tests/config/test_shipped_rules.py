@@ -63,11 +63,6 @@ class TestShippedRules:
         assert named_channels <= channels
         assert named_people <= people
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="sandbox/jira/seed.py has no `Evidence links` field and no `New category SOP` "
-        "request-type option yet; remove this mark once the seed offers them",
-    )
     def test_fields_and_values_exist_in_the_jira_stand_in(self, rules: Rules) -> None:
         """Every field the rules read, and every value they route on, exists in the Jira seed."""
         seed = pytest.importorskip("sandbox.jira.seed")
