@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from uuid import UUID
 
 from prefect import get_client
 from prefect.runtime import flow_run
@@ -19,5 +20,5 @@ def add_run_tags(new_tags: Iterable[str]) -> None:
     if run_id is None or not wanted:
         return
     with get_client(sync_client=True) as client:
-        current = client.read_flow_run(run_id).tags
-        client.update_flow_run(run_id, tags=list(dict.fromkeys([*current, *wanted])))
+        current = client.read_flow_run(UUID(run_id)).tags
+        client.update_flow_run(UUID(run_id), tags=list(dict.fromkeys([*current, *wanted])))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
@@ -17,13 +19,17 @@ ONE_AT_A_TIME = ConcurrencyLimitConfig(
 
 def deployments(settings: Settings) -> list[RunnerDeployment]:
     """The deployments this runner serves, with schedules from settings."""
+    # `to_deployment` is sync-or-async by context; called from sync code it returns the value.
     return [
-        intake.to_deployment(
-            name="intake",
-            interval=settings.intake_interval_seconds,
-            tags=["govflow", "intake"],
-            description="Poll Jira for new and changed requests.",
-            concurrency_limit=ONE_AT_A_TIME,
+        cast(
+            RunnerDeployment,
+            intake.to_deployment(
+                name="intake",
+                interval=settings.intake_interval_seconds,
+                tags=["govflow", "intake"],
+                description="Poll Jira for new and changed requests.",
+                concurrency_limit=ONE_AT_A_TIME,
+            ),
         ),
     ]
 

@@ -34,6 +34,12 @@ def shared_engine(url: str) -> Engine:
         return _engines[url]
 
 
+def slack_gateway(settings: Settings) -> SlackGateway:
+    """The Slack gateway for these settings (the stand-in's token when none is configured)."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    return SlackGateway(token, base_url=str(settings.slack_api_url))
+
+
 class Runtime:
     """Settings, rules, ledger and gateways for one flow run.
 
@@ -68,7 +74,7 @@ class Runtime:
             engine=engine,
             sessions=make_sessionmaker(engine),
             jira=JiraGateway.from_settings(settings),
-            slack=SlackGateway.from_settings(settings),
+            slack=slack_gateway(settings),
         )
 
     @classmethod
