@@ -10,7 +10,11 @@
     ├── IntegrationError       a call to Jira or Slack failed (service, status, retry_after)
     │   ├── JiraError
     │   └── SlackError
+    ├── UnknownSop             no such SOP, or no such version of it, in the registry
+    ├── ProposedChangeInvalid  an expert's proposed SOP change cannot be applied as typed
     └── LedgerError            the ledger refused or lost a write
+        └── PublicationRefused the registry will not publish this SOP version
+            └── StaleBase      the draft's base is no longer the latest version: rebase first
 
 Integration code raises these `from` the library error at the edge, so nothing above the
 gateways sees a `requests`, `jira` or `slack_sdk` exception.
@@ -128,3 +132,46 @@ class SlackError(IntegrationError):
 
 class LedgerError(GovflowError):
     """The ledger refused a write or holds something inconsistent."""
+
+
+class UnknownSop(GovflowError):
+    """No SOP (or no such version of it) is in the registry."""
+
+
+@dataclass(frozen=True)
+class ChangeProblem:
+    """One thing wrong with an expert's proposed SOP change, located by line of their text."""
+
+    line: int | None
+    message: str
+    hint: str = ""
+
+    def render(self) -> str:
+        """Format as `line N: message (hint)` for a Slack modal or a terminal."""
+        text = f"line {self.line}: {self.message}" if self.line is not None else self.message
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class ProposedChangeInvalid(GovflowError):
+    """A proposed SOP change cannot be applied as typed; `problems` says what to fix."""
+
+    def __init__(self, problems: list[ChangeProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(p.render() for p in problems))
+
+
+class PublicationRefused(LedgerError):
+    """The registry will not publish this SOP version (bad effective date, no change...)."""
+
+
+class StaleBase(PublicationRefused):
+    """The SOP moved on since the draft's base version: rebase the draft, then publish."""
+
+    def __init__(self, sop_id: str, *, based_on: int, latest: int) -> None:
+        self.sop_id = sop_id
+        self.based_on = based_on
+        self.latest = latest
+        super().__init__(
+            f"{sop_id}: the draft is based on version {based_on} but version {latest} is the "
+            "latest; rebase the draft onto it before publishing"
+        )

@@ -344,12 +344,13 @@ def _validate(data: dict[str, Any], locs: Locs, source: str) -> FrontMatter:
             if error["type"] == "missing":
                 message = "is missing from the front matter"
             elif error["type"] == "extra_forbidden":
-                message = "is not a front matter key"
-                hint = f"the keys are {', '.join(FrontMatter.model_fields)}"
-                problems.append(ConfigProblem(source, line, where, message, hint))
+                _, hint = _unknown(key, FrontMatter.model_fields)
+                problems.append(
+                    ConfigProblem(source, line, where, "is not a front matter key", hint)
+                )
                 continue
             problems.append(ConfigProblem(source, line, where, message, HINTS.get(key, "")))
-        raise ConfigError(problems) from None
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from None
 
 
 def _cross_check(front: FrontMatter, locs: Locs, source: str, rules: Rules) -> list[ConfigProblem]:

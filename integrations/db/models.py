@@ -1,14 +1,25 @@
-"""The ledger's tables: requests, their inbound events, the audit trail and the outbox.
+"""The ledger's tables: requests, their inbound events, the audit trail, the outbox, SOPs.
 
 The ledger is the source of truth (DESIGN decision 1). Prefect runs only observe it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from integrations.db.types import UtcDateTime
@@ -125,3 +136,46 @@ class IdentityRow(Base):
     slack_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
     jira_account_id: Mapped[str | None] = mapped_column(String(128), index=True)
     looked_up_at: Mapped[datetime]
+
+
+class SopRow(Base):
+    """An SOP document: what it covers and who owns it; its text lives in its versions."""
+
+    __tablename__ = "sops"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    owner_team: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(64), index=True)
+    markets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Where an imported SOP came from, and the sha256 of that file as imported: a later
+    # difference on disk is reported, never applied (SOPs change only through requests).
+    source_path: Mapped[str | None] = mapped_column(String(1024))
+    source_hash: Mapped[str | None] = mapped_column(String(64))
+    # The last on-disk hash already reported as ignored, so each disk edit is audited once.
+    ignored_disk_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class SopVersionRow(Base):
+    """One published version of an SOP's text; the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "sop_versions"
+    __table_args__ = (
+        UniqueConstraint("sop_id", "version", name="uq_sop_versions_sop_id_version"),
+        CheckConstraint("version >= 1", name="ck_sop_versions_version_positive"),
+        Index("ix_sop_versions_effective", "sop_id", "effective_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sop_id: Mapped[str] = mapped_column(ForeignKey("sops.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(320))
+    effective_date: Mapped[date] = mapped_column(Date)
+    changelog: Mapped[str] = mapped_column(Text, default="")
+    # No foreign key to requests: SOP history may cite Jira issues from before govflow.
+    jira_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    based_on_version: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime]
