@@ -1,0 +1,148 @@
+"""What happened when an event was applied, for the integration layer to render and deliver.
+
+Notices are facts, not messages: the Slack and Jira mappers decide wording and audience. They
+are frozen pydantic models with a `kind`, so the advance flow can store them in outbox rows
+and read them back (`NOTICES.validate_python(row.payload)`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from domain.assessment import Assessment
+from domain.people import Person
+from domain.signoff import Decision, SignoffTeam, TeamState
+from domain.stages import Stage
+
+
+class _Notice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StageChanged(_Notice):
+    """The request moved from one stage to another, and why, in a sentence."""
+
+    kind: Literal["stage_changed"] = "stage_changed"
+    from_stage: Stage
+    to_stage: Stage
+    reason: str
+
+
+class Claimed(_Notice):
+    """An expert took the request; `previous` is whom they took it from."""
+
+    kind: Literal["claimed"] = "claimed"
+    by: Person
+    previous: Person | None = None
+    on_behalf_of: Person | None = None
+
+
+class AssessmentRecorded(_Notice):
+    """The expert's assessment, and the sign-off round it belongs to (or would open)."""
+
+    kind: Literal["assessment_recorded"] = "assessment_recorded"
+    assessment: Assessment
+    round: int
+
+
+class SignoffOpened(_Notice):
+    """A sign-off round began: these teams must now reach their quorum."""
+
+    kind: Literal["signoff_opened"] = "signoff_opened"
+    round: int
+    teams: tuple[SignoffTeam, ...]
+
+
+class DecisionRecorded(_Notice):
+    """A sign-off click counted; where its team stands now ("1 of 2 approvals")."""
+
+    kind: Literal["decision_recorded"] = "decision_recorded"
+    decision: Decision
+    team_state_after: TeamState
+    progress: str
+
+
+class TeamSignedOff(_Notice):
+    """A team reached its quorum in this round."""
+
+    kind: Literal["team_signed_off"] = "team_signed_off"
+    team: str
+    round: int
+
+
+class SignoffComplete(_Notice):
+    """Every team of the round approved; the change goes to its SOP update."""
+
+    kind: Literal["signoff_complete"] = "signoff_complete"
+    round: int
+
+
+class Rejected(_Notice):
+    """Someone rejected the request: a sign-off team, or the expert team in its assessment.
+
+    `ends_request` tells the requester-facing side whether this is the final answer or the
+    request went back to the expert (`on_reject: return_to_expert`).
+    """
+
+    kind: Literal["rejected"] = "rejected"
+    by: Person
+    reason: str
+    team: str
+    ends_request: bool
+
+
+class ChangesRequested(_Notice):
+    """A sign-off team sent the assessment back to the expert with feedback."""
+
+    kind: Literal["changes_requested"] = "changes_requested"
+    by: Person
+    team: str
+    feedback: str
+
+
+class InfoRequested(_Notice):
+    """The requester was asked a question; the request waits, then resumes `resume_stage`."""
+
+    kind: Literal["info_requested"] = "info_requested"
+    by: Person
+    question: str
+    resume_stage: Stage
+
+
+class InfoReceived(_Notice):
+    """A comment arrived while waiting; only the requester's own answer resumes the request."""
+
+    kind: Literal["info_received"] = "info_received"
+    by: Person
+    body: str
+    comment_id: str
+    resumed: bool
+
+
+class Cancelled(_Notice):
+    """The request was cancelled, by whom and why."""
+
+    kind: Literal["cancelled"] = "cancelled"
+    by: Person
+    reason: str
+
+
+Notice = Annotated[
+    StageChanged
+    | Claimed
+    | AssessmentRecorded
+    | SignoffOpened
+    | DecisionRecorded
+    | TeamSignedOff
+    | SignoffComplete
+    | Rejected
+    | ChangesRequested
+    | InfoRequested
+    | InfoReceived
+    | Cancelled,
+    Field(discriminator="kind"),
+]
+
+NOTICES: TypeAdapter[Notice] = TypeAdapter(Notice)
