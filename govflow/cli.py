@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -35,3 +37,58 @@ def check_config_command() -> None:
         f"{len(rules.routing)} routes in {settings.rules} "
         f"({settings.environment}; Jira: {jira}; Slack: {slack})"
     )
+
+
+@app.command("serve")
+def serve_command(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Start only these pieces (repeatable): prefect, sandbox, runner, receiver.",
+        ),
+    ] = None,
+) -> None:
+    """Start the pipeline: Prefect server (if PREFECT_API_URL is unset), stand-ins, runner."""
+    import signal
+
+    from config.check import load_config
+    from domain.errors import ConfigError
+    from govflow.supervisor import PIECES, Supervisor
+
+    try:
+        settings, _rules = load_config()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.echo(problem.render(), err=True)
+        typer.echo("govflow serve: refusing to start on invalid configuration", err=True)
+        raise typer.Exit(1) from None
+    unknown = sorted(set(only or ()) - set(PIECES))
+    if unknown:
+        typer.echo(f"unknown piece(s) {', '.join(unknown)}; choose from {', '.join(PIECES)}")
+        raise typer.Exit(2)
+    supervisor = Supervisor(settings, only=frozenset(only or PIECES), say=typer.echo)
+
+    def _stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    code = 0
+    try:
+        supervisor.start()
+        typer.echo("govflow is running; Ctrl-C stops every process it started")
+        code = supervisor.watch()
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+    finally:
+        supervisor.stop()
+    raise typer.Exit(code)
+
+
+def _register_subcommands() -> None:
+    from govflow.cli_sop import sop_app
+
+    app.add_typer(sop_app, name="sop", help="Read the SOP registry: list, show, diff, export.")
+
+
+_register_subcommands()

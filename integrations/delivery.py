@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +42,8 @@ class EffectKind:
     SLACK_ROOT_UPDATE = "slack_root_update"
     SLACK_DM = "slack_dm"
     SLACK_EPHEMERAL = "slack_ephemeral"
+    SLACK_POST = "slack_post"
+    SLACK_CARD_UPDATE = "slack_card_update"
 
 
 def effect_ref(idempotency_key: str) -> str:
@@ -134,6 +136,11 @@ class Deliverer:
         except IntegrationError as exc:
             self._record_failure(job, exc, report)
             return not exc.transient
+        except LedgerError as exc:
+            # An effect that can never be sent (its thread or card never existed) must not
+            # block the ones behind it: it is marked dead and audited.
+            self._record_failure(job, IntegrationError("ledger", str(exc), status=409), report)
+            return True
         with self.sessions.begin() as session:
             row = session.get(OutboxRow, job.effect_id)
             assert row is not None
@@ -194,6 +201,12 @@ class Deliverer:
             channel, thread_ts = self._thread_of(job)
             self.slack.update_message(channel, thread_ts, payload["text"], payload.get("blocks"))
             return {"channel": channel, "ts": thread_ts}
+        if job.kind == EffectKind.SLACK_POST:
+            return self._post_once(job, ref, payload["channel"], thread_ts=None)
+        if job.kind == EffectKind.SLACK_CARD_UPDATE:
+            channel, ts = self._card_of(payload["card"])
+            self.slack.update_message(channel, ts, payload["text"], payload.get("blocks"))
+            return {"channel": channel, "ts": ts}
         if job.kind == EffectKind.SLACK_DM:
             channel = self.slack.open_dm(payload["user"])
             return self._post_once(job, ref, channel, thread_ts=None)
@@ -232,6 +245,15 @@ class Deliverer:
         )
         return {"channel": posted.channel, "ts": posted.ts}
 
+    def _card_of(self, card_key: str) -> tuple[str, str]:
+        """Where an earlier posted card lives, from the result of the effect that posted it."""
+        with self.sessions.begin() as session:
+            posted = outbox.effect_by_key(session, card_key)
+            result = dict(posted.result) if posted is not None else {}
+        if "ts" not in result:
+            raise LedgerError(f"card {card_key} was never posted, so it cannot be updated")
+        return str(result["channel"]), str(result["ts"])
+
     def _thread_of(self, job: _Job) -> tuple[str, str]:
         if job.slack_channel is None or job.slack_thread_ts is None:
             raise LedgerError(f"{job.jira_key}: a thread effect came before the thread's root")
@@ -267,11 +289,17 @@ class _Job:
         )
 
 
-def _superseded(effect: OutboxRow, later: list[OutboxRow] | Any) -> bool:
-    """A root update is pointless when a newer one for the same request is already queued."""
-    return effect.kind == EffectKind.SLACK_ROOT_UPDATE and any(
-        other.kind == EffectKind.SLACK_ROOT_UPDATE for other in later
-    )
+def _superseded(effect: OutboxRow, later: Sequence[OutboxRow]) -> bool:
+    """An in-place update is pointless when a newer one of the same message is already queued."""
+    if effect.kind == EffectKind.SLACK_ROOT_UPDATE:
+        return any(other.kind == EffectKind.SLACK_ROOT_UPDATE for other in later)
+    if effect.kind == EffectKind.SLACK_CARD_UPDATE:
+        card = effect.payload.get("card")
+        return any(
+            other.kind == EffectKind.SLACK_CARD_UPDATE and other.payload.get("card") == card
+            for other in later
+        )
+    return False
 
 
 def _backoff(attempts: int, retry_after: float | None) -> timedelta:

@@ -49,6 +49,8 @@ class ThreadedServer:
     def stop(self) -> None:
         """Ask uvicorn to exit and wait for the thread."""
         self._server.should_exit = True
+        # Clients keep connections alive; a stand-in going away need not wait for them.
+        self._server.force_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
 

@@ -58,6 +58,8 @@ class RequestRow(Base):
     slack_channel: Mapped[str | None] = mapped_column(String(32))
     slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The lifecycle state (domain.lifecycle.RequestState as JSON) once the request is routed.
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     jira_updated: Mapped[datetime]
     created_at: Mapped[datetime]
@@ -179,3 +181,57 @@ class SopVersionRow(Base):
     jira_key: Mapped[str | None] = mapped_column(String(64), index=True)
     based_on_version: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime]
+
+
+class DelegationRow(Base):
+    """An approver away on given dates and who may act for them (`/govflow ooo`)."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    approver: Mapped[str] = mapped_column(String(320), index=True)
+    delegate: Mapped[str] = mapped_column(String(320))
+    start: Mapped[date] = mapped_column(Date)
+    until: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+
+class SlaClockRow(Base):
+    """One SLA clock of one request: a stage (and team, and round) timed on a team calendar.
+
+    `clock` is the domain's `SlaClock` as JSON and the truth; the other columns are copies
+    kept for querying and display. `next_due_at` is when the watchdog must look at the clock
+    next (NULL: nothing left to fire, or paused short of the next threshold); its index lets a
+    sweep read only the clocks that are due, however many are open.
+    """
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        UniqueConstraint(
+            "request_id", "stage", "team", "round", name="uq_sla_clocks_request_stage_team_round"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    team: Mapped[str] = mapped_column(String(64))
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    calendar: Mapped[str] = mapped_column(String(64))
+    sla_policy: Mapped[str] = mapped_column(String(64))
+    clock: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    next_due_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+# Partial: stopped and fully fired clocks (most of them, over time) stay out of the index.
+Index(
+    "ix_sla_clocks_next_due_at",
+    SlaClockRow.next_due_at,
+    postgresql_where=SlaClockRow.next_due_at.is_not(None),
+    sqlite_where=SlaClockRow.next_due_at.is_not(None),
+)

@@ -97,3 +97,8 @@ def effects_of(session: Session, request_id: int) -> Sequence[OutboxRow]:
     """Every effect of a request, in order, whatever its status."""
     query = select(OutboxRow).where(OutboxRow.request_id == request_id).order_by(OutboxRow.id)
     return session.scalars(query).all()
+
+
+def effect_by_key(session: Session, idempotency_key: str) -> OutboxRow | None:
+    """The effect written under `idempotency_key`, if any."""
+    return session.scalar(select(OutboxRow).where(OutboxRow.idempotency_key == idempotency_key))

@@ -58,8 +58,8 @@ def find_request(session: Session, jira_key: str) -> RequestRow | None:
     return session.scalar(select(RequestRow).where(RequestRow.jira_key == jira_key))
 
 
-def open_requests(session: Session) -> Sequence[RequestRow]:
-    """Every request not yet in a terminal stage, oldest first."""
+def open_requests(session: Session, limit: int | None = None) -> Sequence[RequestRow]:
+    """Requests not yet in a terminal stage, oldest first (the first `limit` of them)."""
     terminal = [stage.value for stage in TERMINAL]
     query = select(RequestRow).where(RequestRow.stage.not_in(terminal)).order_by(RequestRow.id)
-    return session.scalars(query).all()
+    return session.scalars(query.limit(limit)).all()
