@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, tags
+from prefect import flow
 
 from flows.run_tags import add_run_tags
 from govflow.intake import IntakeOutcome
 from govflow.runtime import Runtime
+from integrations.prefect_ui.artifacts import publish_board
 from tasks.intake import (
     advance_intake_cursor,
     deliver_effects,
@@ -31,12 +32,14 @@ def intake() -> dict[str, Any]:
     tickets = poll_jira(runtime, since)
     outcomes: dict[str, IntakeOutcome] = {}
     for ticket in tickets:
-        with tags(ticket.key):
-            outcomes[ticket.key] = record_ticket_task(runtime, ticket)
+        # The key is in the task run's name, not its tags: each tagged task run costs a
+        # tag-concurrency lease round trip to the server (~0.8 s under load on prefect 3.9).
+        outcomes[ticket.key] = record_ticket_task(runtime, ticket)
     advance_intake_cursor(runtime, tickets)
     delivery = deliver_effects(runtime)
     changed = sorted(key for key, o in outcomes.items() if o is not IntakeOutcome.UNCHANGED)
     add_run_tags(changed)
+    publish_board(runtime)
     return {
         "seen": len(tickets),
         "outcomes": {o.value: sum(1 for v in outcomes.values() if v is o) for o in IntakeOutcome},

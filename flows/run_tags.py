@@ -22,3 +22,12 @@ def add_run_tags(new_tags: Iterable[str]) -> None:
     with get_client(sync_client=True) as client:
         current = client.read_flow_run(UUID(run_id)).tags
         client.update_flow_run(UUID(run_id), tags=list(dict.fromkeys([*current, *wanted])))
+
+
+def rename_run(name: str) -> None:
+    """Rename the running flow run, so the UI shows the request and its stage."""
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(UUID(run_id), name=name)
