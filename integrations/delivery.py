@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,8 +58,12 @@ def jira_footer(ref: str) -> str:
 
 
 def default_owner() -> str:
-    """A name for this deliverer that is unique across processes and machines."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """A name for one deliverer, unique across machines, processes and threads.
+
+    Host and pid alone are not enough: the task worker runs several `advance` runs in threads
+    of one process, and two of them must not both believe they hold a request's lease.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 @dataclass

@@ -44,6 +44,10 @@ def prefect_api() -> Iterator[str]:
         with temporary_settings({PREFECT_API_URL: api_url, PREFECT_HOME: str(home)}):
             yield api_url
     finally:
+        # Send buffered run logs while the server still listens, not at interpreter exit.
+        from prefect.logging.handlers import APILogHandler
+
+        APILogHandler.flush()
         process.terminate()
         try:
             process.wait(timeout=20)
