@@ -11,9 +11,12 @@ from sqlalchemy.orm import Session
 
 from config.rules import Rules
 from domain.errors import TicketInvalid
+from domain.lifecycle import begin
+from domain.people import Person
 from domain.stages import Stage, check_transition
 from domain.ticket import Ticket
 from domain.triage import Triaged, triage
+from govflow.effects import EffectContext, EffectWriter
 from integrations.db.audit import record_audit
 from integrations.db.models import RequestRow
 from integrations.db.outbox import enqueue_effect
@@ -181,6 +184,19 @@ def _route(
         {"channel": channel, "text": text, "blocks": blocks},
         "thread-root",
         now,
+    )
+    state = begin(ticket.key, requester_of(ticket), route, rules, now)
+    row.state = state.model_dump(mode="json")
+    effects = EffectContext(rules=rules, jira_browse_url=context.jira_browse_url)
+    EffectWriter(session, row, effects, now).assignment_card(state)
+
+
+def requester_of(ticket: Ticket) -> Person:
+    """The requester as a person: Jira account id, and email when Jira shows it."""
+    return Person(
+        jira_account_id=ticket.reporter_account_id or f"unknown:{ticket.key}",
+        email=ticket.reporter_email,
+        name=ticket.reporter_name,
     )
 
 

@@ -34,6 +34,14 @@ def shared_engine(url: str) -> Engine:
         return _engines[url]
 
 
+def dispose_engines() -> None:
+    """Close every shared engine's connections (tests, and a runner shutting down)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
 def slack_gateway(settings: Settings) -> SlackGateway:
     """The Slack gateway for these settings (the stand-in's token when none is configured)."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""

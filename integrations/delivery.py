@@ -157,6 +157,8 @@ class Deliverer:
                 assert request is not None
                 request.slack_channel = result["channel"]
                 request.slack_thread_ts = result["ts"]
+                if result.get("permalink"):
+                    request.facts = {**request.facts, "thread_url": result["permalink"]}
         report.sent += 1
         return True
 
@@ -198,7 +200,8 @@ class Deliverer:
             self.jira.add_label(job.jira_key, payload["label"])
             return {}
         if job.kind == EffectKind.SLACK_ROOT:
-            return self._post_once(job, ref, payload["channel"], thread_ts=None)
+            posted = self._post_once(job, ref, payload["channel"], thread_ts=None)
+            return {**posted, "permalink": self._permalink(posted["channel"], posted["ts"])}
         if job.kind == EffectKind.SLACK_REPLY:
             channel, thread_ts = self._thread_of(job)
             return self._post_once(job, ref, channel, thread_ts=thread_ts)
@@ -249,6 +252,13 @@ class Deliverer:
             metadata={"event_type": METADATA_EVENT, "event_payload": {"ref": ref}},
         )
         return {"channel": posted.channel, "ts": posted.ts}
+
+    def _permalink(self, channel: str, ts: str) -> str:
+        """The thread's link for cards; a failure here must not re-post the root."""
+        try:
+            return self.slack.permalink(channel, ts)
+        except IntegrationError:
+            return ""
 
     def _card_of(self, card_key: str) -> tuple[str, str]:
         """Where an earlier posted card lives, from the result of the effect that posted it."""

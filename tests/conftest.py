@@ -45,9 +45,9 @@ def prefect_api() -> Iterator[str]:
             yield api_url
     finally:
         # Send buffered run logs while the server still listens, not at interpreter exit.
-        from prefect.logging.handlers import APILogHandler
+        from prefect.logging.handlers import APILogWorker
 
-        APILogHandler.flush()
+        APILogWorker.drain_all(timeout=5)
         process.terminate()
         try:
             process.wait(timeout=20)

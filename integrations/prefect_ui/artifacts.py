@@ -55,7 +55,7 @@ def board_rows(requests: Sequence[RequestRow]) -> list[dict[str, str]]:
         {
             "request": r.jira_key,
             "stage": r.stage,
-            "held by": r.expert_team if r.stage == "EXPERT_REVIEW" else (r.assignee or "-"),
+            "held by": _holder(r),
             "priority": r.priority,
             "market": r.market or "-",
             "summary": r.summary[:80],
@@ -63,6 +63,16 @@ def board_rows(requests: Sequence[RequestRow]) -> list[dict[str, str]]:
         }
         for r in list(requests)[:BOARD_LIMIT]
     ]
+
+
+def _holder(request: RequestRow) -> str:
+    if request.stage == "EXPERT_REVIEW":
+        return request.assignee or request.expert_team or "-"
+    if request.stage == "NEEDS_INFO":
+        return "requester"
+    if request.stage == "SIGN_OFF" and request.state:
+        return ", ".join(str(t.get("team")) for t in request.state.get("signoff", []))
+    return request.assignee or "-"
 
 
 def publish_request_timeline(runtime: Runtime, request_id: int) -> None:
