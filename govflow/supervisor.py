@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +24,14 @@ from config.settings import Settings
 from govflow.prefect_server import free_port, start_prefect_server
 from integrations.db.engine import make_engine
 from integrations.db.migrate import upgrade
+from sandbox.jira.control import RemoteJiraSandbox
+from sandbox.slack.sandbox import RemoteSlackSandbox
 
 SANDBOX_JIRA_USER = "govflow-bot@example.com"
 SANDBOX_JIRA_TOKEN = "sandbox-jira-token"
 SANDBOX_SLACK_TOKEN = "xoxb-sandbox-bot-token"
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
+SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
 PIECES = ("prefect", "sandbox", "runner", "receiver")
 
 
@@ -65,6 +69,46 @@ class Supervisor:
             self._start_prefect()
         if "runner" in self.only:
             self._spawn("runner", [sys.executable, "-m", "flows.runner"], "serving deployments")
+        if "receiver" in self.only:
+            self._start_receiver()
+
+    def _start_receiver(self) -> None:
+        """The receiver on the receiver port: Slack over HTTP, or Socket Mode with an app token.
+
+        When this serve started the stand-ins, they are pointed at it: the Jira stand-in posts
+        signed webhooks to it, the Slack stand-in delivers clicks to it (or accepts its app
+        token for Socket Mode).
+        """
+        sandbox_jira = "sandbox" in self.only and self.settings.uses_sandbox_jira
+        sandbox_slack = "sandbox" in self.only and self.settings.uses_sandbox_slack
+        if sandbox_jira:
+            self.env.setdefault("GOVFLOW_JIRA_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET)
+        port = self.settings.receiver_port
+        url = f"http://127.0.0.1:{port}"
+        app_token = self.env.get("GOVFLOW_SLACK_APP_TOKEN")
+        slack_sandbox = self.env.get("GOVFLOW_SLACK_API_URL", "").removesuffix("/api/")
+        if app_token and sandbox_slack:
+            with _remote_slack(slack_sandbox) as slack:
+                slack.add_app_token(app_token)
+        where = (
+            f"Slack over Socket Mode; Jira webhooks at {url}/jira/webhook"
+            if app_token
+            else f"{url}/slack/events and {url}/jira/webhook"
+        )
+        self._spawn(
+            "receiver", [sys.executable, "-m", "govflow.receiver", "--port", str(port)], where
+        )
+        _wait_http(f"{url}/healthz", self.children[-1].process)
+        if sandbox_jira:
+            with _remote_jira(self.env["GOVFLOW_JIRA_URL"]) as jira:
+                jira.configure_webhook(
+                    f"{url}/jira/webhook", self.env["GOVFLOW_JIRA_WEBHOOK_SECRET"]
+                )
+        if sandbox_slack and not app_token:
+            with _remote_slack(slack_sandbox) as slack:
+                slack.configure_receiver(
+                    f"{url}/slack/events", self.env["GOVFLOW_SLACK_SIGNING_SECRET"]
+                )
 
     def _migrate(self) -> None:
         url = self.env.get("GOVFLOW_DATABASE_URL", self.settings.database_url)
@@ -161,6 +205,24 @@ class Supervisor:
                 os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
         self.children.clear()
+
+
+@contextmanager
+def _remote_slack(url: str) -> Iterator[RemoteSlackSandbox]:
+    remote = RemoteSlackSandbox(url)
+    try:
+        yield remote
+    finally:
+        remote.close()
+
+
+@contextmanager
+def _remote_jira(url: str) -> Iterator[RemoteJiraSandbox]:
+    remote = RemoteJiraSandbox(url)
+    try:
+        yield remote
+    finally:
+        remote.close()
 
 
 def _port_free(port: int) -> bool:

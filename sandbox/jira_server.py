@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -30,6 +30,7 @@ from sandbox.jira.model import (
 )
 from sandbox.jira.seed import PROJECT_KEY, seed_examples
 from sandbox.jira.state import API_USER_EMAIL, API_USER_TOKEN, JiraState
+from sandbox.jira.webhooks import WebhookDelivery
 from sandbox.server import ThreadedServer, bind_loopback
 
 __all__ = [
@@ -76,7 +77,8 @@ class JiraSandbox:
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving and delivering webhooks."""
+        self.state.webhooks.close()
         self._server.stop()
 
     def __enter__(self) -> JiraSandbox:
@@ -208,18 +210,52 @@ class JiraSandbox:
         """The id of a field by its display name."""
         return self.state.field(name).id
 
+    # ---- webhooks ---------------------------------------------------------------------
+
+    def configure_webhook(
+        self,
+        url: str | None,
+        secret: str | None,
+        *,
+        events: Sequence[str] | None = None,
+        retry_delays: Sequence[float] | None = None,
+    ) -> None:
+        """POST issue and comment events to `url`, signed with `secret` (None: unsigned)."""
+        self.state.webhooks.configure(url, secret, events=events, retry_delays=retry_delays)
+
+    @property
+    def deliver_webhooks(self) -> bool:
+        """Whether events are posted as they happen (False: held until `flush_webhooks`)."""
+        return not self.state.webhooks.paused
+
+    @deliver_webhooks.setter
+    def deliver_webhooks(self, value: bool) -> None:
+        self.state.webhooks.paused = not value
+
+    def flush_webhooks(self, timeout: float = 10.0) -> None:
+        """Deliver every held or queued event now and wait until done (retries included)."""
+        self.state.webhooks.flush(timeout)
+
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook event queued so far, with its delivery attempts."""
+        return self.state.webhooks.deliveries()
+
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the stand-in in the foreground until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m sandbox.jira_server", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--seed", action="store_true", help="create the MODREQ examples")
+    parser.add_argument("--webhook-url", help="POST issue and comment events here")
+    parser.add_argument("--webhook-secret", help="sign webhooks with this secret")
     args = parser.parse_args(argv)
     sock = bind_loopback(args.port)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     state = JiraState(base_url=url)
     if args.seed:
         seed_examples(state)
+    if args.webhook_url:
+        state.webhooks.configure(args.webhook_url, args.webhook_secret)
     email, token = API_USER_EMAIL, API_USER_TOKEN
     print(f"jira sandbox on {url} (API user {email}, token {token})", flush=True)
     config = uvicorn.Config(

@@ -14,8 +14,10 @@ import uvicorn
 from sandbox.faults import FaultPlan
 from sandbox.server import bind_loopback
 from sandbox.slack.app import SlackApp
+from sandbox.slack.interactivity import Interactivity
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
 from sandbox.slack.state import SlackWorkspace
+from sandbox.slack_socket import SocketModeHub
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Slack Web API stand-in")
     parser.add_argument("--port", type=int, default=0, help="TCP port (0 picks a free one)")
     parser.add_argument("--seed", action="store_true", help="load the example workspace")
+    parser.add_argument("--receiver-url", help="deliver interactions to this Request URL")
+    parser.add_argument("--signing-secret", default="", help="sign deliveries with this secret")
+    parser.add_argument("--app-token", help="accept this xapp- token for Socket Mode")
     args = parser.parse_args(argv)
 
     workspace = SlackWorkspace()
@@ -33,9 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"slack sandbox listening on http://127.0.0.1:{port}/api/", flush=True)
     if args.seed:
         print(f"bot token: {EXAMPLE_WORKSPACE.bot_token}", flush=True)
-    config = uvicorn.Config(
-        SlackApp(workspace, FaultPlan()), log_level="warning", access_log=False, lifespan="off"
-    )
+    interactivity = Interactivity(workspace)
+    interactivity.public_url = f"http://127.0.0.1:{port}"
+    if args.receiver_url:
+        interactivity.configure(args.receiver_url, args.signing_secret)
+    socket = SocketModeHub(workspace)
+    if args.app_token:
+        socket.add_app_token(args.app_token)
+    app = SlackApp(workspace, FaultPlan(), interactivity=interactivity, socket=socket)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
 
 

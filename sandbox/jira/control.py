@@ -9,7 +9,7 @@ authenticated, recorded or faulted.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from sandbox.jira.model import (
     parse_jira_time,
 )
 from sandbox.jira.state import JiraState
+from sandbox.jira.webhooks import WebhookDelivery
 
 ControlHandler = Callable[[dict[str, Any], Mapping[str, str], Mapping[str, str]], Any]
 
@@ -197,6 +198,29 @@ def control_routes(state: JiraState, faults: FaultPlan) -> list[BaseRoute]:
     def seed_post(*_: Any) -> Any:
         return {"keys": seed_examples(state)}
 
+    def webhook_post(body: dict[str, Any], *_: Any) -> Any:
+        state.webhooks.configure(
+            body.get("url"),
+            body.get("secret"),
+            events=body.get("events"),
+            retry_delays=body.get("retry_delays"),
+        )
+        return {}
+
+    def delivery_get(*_: Any) -> Any:
+        return {"deliver": not state.webhooks.paused}
+
+    def delivery_put(body: dict[str, Any], *_: Any) -> Any:
+        state.webhooks.paused = not bool(body["deliver"])
+        return {"deliver": not state.webhooks.paused}
+
+    def webhook_flush(body: dict[str, Any], *_: Any) -> Any:
+        state.webhooks.flush(float(body.get("timeout", 10.0)))
+        return {}
+
+    def webhook_deliveries(*_: Any) -> Any:
+        return [d.to_json() for d in state.webhooks.deliveries()]
+
     table: list[tuple[str, str, ControlHandler]] = [
         ("POST", "/_sandbox/issues", issues_post),
         ("GET", "/_sandbox/issues/{key}", issue_get),
@@ -217,6 +241,11 @@ def control_routes(state: JiraState, faults: FaultPlan) -> list[BaseRoute]:
         ("POST", "/_sandbox/projects", projects_post),
         ("POST", "/_sandbox/fields", fields_post),
         ("POST", "/_sandbox/seed", seed_post),
+        ("POST", "/_sandbox/webhook", webhook_post),
+        ("POST", "/_sandbox/webhook/flush", webhook_flush),
+        ("GET", "/_sandbox/webhook/delivery", delivery_get),
+        ("PUT", "/_sandbox/webhook/delivery", delivery_put),
+        ("GET", "/_sandbox/webhook/deliveries", webhook_deliveries),
     ]
     return [
         Route(path, _control_endpoint(handler), methods=[method]) for method, path, handler in table
@@ -231,7 +260,7 @@ def _control_endpoint(handler: ControlHandler) -> Callable[[Request], Any]:
             result = handler(payload, request.path_params, request.query_params)
         except JiraApiError as exc:
             return JSONResponse(exc.body(), status_code=exc.status)
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, TimeoutError) as exc:
             # A malformed control call is the test's mistake: say which, as a 400.
             message = f"bad control request: {exc!r}"
             return JSONResponse({"errorMessages": [message], "errors": {}}, status_code=400)
@@ -375,3 +404,37 @@ class RemoteJiraSandbox:
     def seed_examples(self) -> list[str]:
         """Create the MODREQ example project and issues; returns the keys."""
         return list(self._call("POST", "/seed")["keys"])
+
+    def configure_webhook(
+        self,
+        url: str | None,
+        secret: str | None,
+        *,
+        events: Sequence[str] | None = None,
+        retry_delays: Sequence[float] | None = None,
+    ) -> None:
+        """POST issue and comment events to `url`, signed with `secret` (None: unsigned)."""
+        body = {
+            "url": url,
+            "secret": secret,
+            "events": list(events) if events else None,
+            "retry_delays": list(retry_delays) if retry_delays is not None else None,
+        }
+        self._call("POST", "/webhook", body)
+
+    @property
+    def deliver_webhooks(self) -> bool:
+        """Whether events are posted as they happen (False: held until `flush_webhooks`)."""
+        return bool(self._call("GET", "/webhook/delivery")["deliver"])
+
+    @deliver_webhooks.setter
+    def deliver_webhooks(self, value: bool) -> None:
+        self._call("PUT", "/webhook/delivery", {"deliver": value})
+
+    def flush_webhooks(self, timeout: float = 10.0) -> None:
+        """Deliver every held or queued event now and wait until done (retries included)."""
+        self._call("POST", "/webhook/flush", {"timeout": timeout})
+
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook event queued so far, with its delivery attempts."""
+        return [WebhookDelivery.from_json(d) for d in self._call("GET", "/webhook/deliveries")]

@@ -13,7 +13,8 @@ import binascii
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -50,6 +51,7 @@ from sandbox.jira.model import (
     not_found_issue,
 )
 from sandbox.jira.search import compile_query
+from sandbox.jira.webhooks import Changes, WebhookSender, payloads
 
 API_USER_EMAIL = "govflow-bot@example.com"
 API_USER_TOKEN = "sandbox-jira-token"
@@ -155,6 +157,10 @@ class JiraState:
         self.requests: list[RecordedRequest] = []
         self.transition_log: list[TransitionRecord] = []
         self.change_log: list[FieldChange] = []
+        self.webhooks = WebhookSender()
+        # What the operation in progress changed, per issue id, published when it completes.
+        self._changes: dict[str, Changes] = {}
+        self._depth = 0
         self._keys: dict[str, str] = {}
         self._next_issue_id = 10000
         self._next_comment_id = 10000
@@ -370,7 +376,7 @@ class JiraState:
         v3: bool = False,
     ) -> Issue:
         """Create an issue from a POST issue body's `fields`/`update` (or control values)."""
-        with self.lock:
+        with self._operation():
             fields = dict(fields)
             errors: dict[str, str] = {}
             project = self._project_from(fields.pop("project", None), errors, lenient=lenient)
@@ -408,6 +414,7 @@ class JiraState:
             issue.values.update(values)
             self.issues[issue.id] = issue
             self._keys[issue.key] = issue.id
+            self._note(issue, actor.account_id).created = True
             if update:
                 self.edit_issue(issue.key, actor, {}, update, lenient=lenient, v3=v3, bump=False)
             return issue
@@ -424,7 +431,7 @@ class JiraState:
         bump: bool = True,
     ) -> list[ChangeItem]:
         """Apply a PUT issue body (`fields` set, `update` operations); all or nothing."""
-        with self.lock:
+        with self._operation():
             issue = self.issue(key)
             new_values, errors = self._coerce_all(fields, lenient=lenient, v3=v3)
             comments: list[str] = []
@@ -461,7 +468,7 @@ class JiraState:
         visibility: dict[str, Any] | None = None,
     ) -> Comment:
         """Add a comment (wiki markup on v2, an ADF document on v3); bumps `updated`."""
-        with self.lock:
+        with self._operation():
             issue = self.issue(key)
             text = self._comment_body(body, v3=v3)
             comment = self._add_comment(issue, actor, text, visibility)
@@ -479,7 +486,7 @@ class JiraState:
         v3: bool = False,
     ) -> None:
         """Perform a transition by id, if it is open to the issue in its current status."""
-        with self.lock:
+        with self._operation():
             issue = self.issue(key)
             chosen = next(
                 (t for t in self.available_transitions(issue) if t.id == str(transition_id)), None
@@ -494,7 +501,7 @@ class JiraState:
 
     def set_status(self, key: str, status: str, *, by: str | None = None) -> None:
         """Move an issue to a status regardless of the workflow (control API)."""
-        with self.lock:
+        with self._operation():
             issue = self.issue(key)
             actor = self.user(by) if by else self.api_user()
             target = self.status_by_name(status)
@@ -566,7 +573,7 @@ class JiraState:
         """File an issue as `reporter` (email or account id), fields by name or id."""
         # Plain values are accepted where the REST API wants objects: `"MY"` for an option,
         # an email for a user, `"High"` for a priority.
-        with self.lock:
+        with self._operation():
             actor = self.user(reporter)
             values = {self.field(name).id: value for name, value in fields.items()}
             values["project"] = project
@@ -587,14 +594,14 @@ class JiraState:
 
     def edit_fields(self, key: str, fields: Mapping[str, Any], *, by: str | None = None) -> None:
         """Set fields (by name or id, plain values) as `by` (default: the API user)."""
-        with self.lock:
+        with self._operation():
             actor = self.user(by) if by else self.api_user()
             values = {self.field(name).id: value for name, value in fields.items()}
             self.edit_issue(key, actor, values, lenient=True)
 
     def comment_as(self, key: str, author: str, body: str) -> str:
         """Add a comment as `author` (email or account id); returns the comment id."""
-        with self.lock:
+        with self._operation():
             return self.add_comment(key, self.user(author), body).id
 
     def comment_records(self, key: str | None = None) -> list[CommentRecord]:
@@ -674,6 +681,34 @@ class JiraState:
         """Forget the requests received so far."""
         with self.lock:
             self.requests.clear()
+
+    # ---- webhooks -----------------------------------------------------------------------
+
+    @contextmanager
+    def _operation(self) -> Iterator[None]:
+        """Hold the lock for one operation; publish its webhook events once the outermost ends."""
+        with self.lock:
+            self._depth += 1
+            completed = False
+            try:
+                yield
+                completed = True
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    changes, self._changes = self._changes, {}
+                    if completed:
+                        self._publish(changes)
+
+    def _note(self, issue: Issue, actor_id: str) -> Changes:
+        return self._changes.setdefault(issue.id, Changes(actor_id=actor_id))
+
+    def _publish(self, changes: dict[str, Changes]) -> None:
+        if self.webhooks.url is None:
+            return
+        for issue_id, change in changes.items():
+            for event, payload in payloads(self, self.issues[issue_id], change):
+                self.webhooks.enqueue(event, payload)
 
     # ---- internals -------------------------------------------------------------------------
 
@@ -901,6 +936,7 @@ class JiraState:
         )
         self._next_comment_id += 1
         issue.comments.append(comment)
+        self._note(issue, actor.account_id).comments.append(comment)
         return comment
 
     def _display(self, field_id: str, value: Any) -> str | None:
@@ -951,6 +987,9 @@ class JiraState:
         issue.history.append(
             History(str(self._next_history_id), actor.account_id, now, tuple(items))
         )
+        noted = self._note(issue, actor.account_id)
+        noted.items.extend(items)
+        noted.history_id = str(self._next_history_id)
         self._next_history_id += 1
         for item in items:
             self.change_log.append(

@@ -26,16 +26,20 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from sandbox.faults import Fault, FaultKind, FaultPlan
 from sandbox.slack.errors import ApiFailure
+from sandbox.slack.interactivity import Delivery, Interactivity
 from sandbox.slack.methods import METHODS, Args
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
 from sandbox.slack.state import Message, RecordedCall, SlackWorkspace
+from sandbox.slack_socket import SocketModeHub
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTTP_REASONS = {
@@ -135,17 +139,39 @@ async def drop_connection(send: Send) -> bool:
 
 
 class SlackApp:
-    """The ASGI app: Web API under `/api/`, test control under `/_sandbox/`."""
+    """The ASGI app: Web API under `/api/`, test control under `/_sandbox/`, response URLs
+    under `/actions/`, and the Socket Mode WebSocket under `/link/`."""
 
-    def __init__(self, workspace: SlackWorkspace, faults: FaultPlan) -> None:
+    def __init__(
+        self,
+        workspace: SlackWorkspace,
+        faults: FaultPlan,
+        *,
+        interactivity: Interactivity | None = None,
+        socket: SocketModeHub | None = None,
+    ) -> None:
         self.workspace = workspace
         self.faults = faults
-        self.control = Starlette(routes=control_routes(workspace, faults))
+        self.interactivity = interactivity or Interactivity(workspace)
+        self.socket = socket or SocketModeHub(workspace)
+        self.interactivity.socket = self.socket
+        self.control = Starlette(
+            routes=[
+                *control_routes(workspace, faults, self.interactivity, self.socket),
+                Route(
+                    "/actions/{team}/{url_id}/{token}",
+                    response_url_endpoint(self.interactivity),
+                    methods=["POST"],
+                ),
+            ]
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Route `/api/` to the Web API and everything else to the control routes."""
+        """Route `/api/` to the Web API, WebSockets to Socket Mode, the rest to control."""
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             await self._api(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.socket.serve(WebSocket(scope, receive, send))
         else:
             await self.control(scope, receive, send)
 
@@ -170,7 +196,10 @@ class SlackApp:
             await self._fault(fault, method, args, scope, receive, send)
             return
         token = bearer_token(request.headers.get("authorization")) or form_token
-        status, answer = self._answer(method, token, args, refused, warnings)
+        if method == "apps.connections.open" or self.socket.is_app_token(token):
+            status, answer = self._app_level(method, token, request)
+        else:
+            status, answer = self._answer(method, token, args, refused, warnings)
         lost = self.workspace.take_lost_response(method)
         self._record(
             method,
@@ -205,6 +234,18 @@ class SlackApp:
             answer["warning"] = ",".join(warnings)
             answer.setdefault("response_metadata", {})["warnings"] = warnings
         return 200, answer
+
+    def _app_level(
+        self, method: str, token: str | None, request: Request
+    ) -> tuple[int, dict[str, Any]]:
+        """`apps.connections.open`, the one method an app-level token may call."""
+        try:
+            if method != "apps.connections.open":
+                raise ApiFailure("not_allowed_token_type")
+            host = request.headers.get("host") or f"127.0.0.1:{request.url.port}"
+            return 200, self.socket.open_connection(token, f"ws://{host}")
+        except ApiFailure as failure:
+            return failure.status, failure.body()
 
     async def _fault(
         self,
@@ -275,6 +316,9 @@ def _guarded(handler: Callable[[Request], Awaitable[Any]]) -> Endpoint:
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
         except ApiFailure as failure:
             return JSONResponse(failure.body(), status_code=400)
+        except RuntimeError as exc:
+            # Asked to deliver with no receiver configured or no app connected.
+            return JSONResponse({"ok": False, "error": str(exc)}, status_code=409)
         return JSONResponse({"ok": True, **result})
 
     return endpoint
@@ -287,8 +331,36 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
-def control_routes(ws: SlackWorkspace, faults: FaultPlan) -> list[Route]:
+def response_url_endpoint(interactivity: Interactivity) -> Endpoint:
+    """A `response_url` as hooks.slack.com serves it: JSON (or `payload=` form) in, text out."""
+
+    async def endpoint(request: Request) -> Response:
+        """Apply one post to a response URL."""
+        raw = await request.body()
+        body: Any = None
+        try:
+            if request.headers.get("content-type", "").startswith("application/json"):
+                body = json.loads(raw or b"null")
+            else:
+                form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+                body = json.loads(form.get("payload", "null"))
+        except (ValueError, UnicodeDecodeError):
+            return Response("invalid_payload", status_code=400, media_type="text/plain")
+        status, answer = interactivity.respond(request.path_params["token"], body)
+        return Response(answer, status_code=status, media_type="text/html")
+
+    return endpoint
+
+
+def control_routes(
+    ws: SlackWorkspace,
+    faults: FaultPlan,
+    interactivity: Interactivity | None = None,
+    socket: SocketModeHub | None = None,
+) -> list[Route]:
     """The `/_sandbox/...` routes that let another process seed, drive and inspect the stand-in."""
+    people = interactivity or Interactivity(ws)
+    hub = socket or SocketModeHub(ws)
 
     async def state(request: Request) -> dict[str, Any]:
         """GET: team, users and channels."""
@@ -386,11 +458,89 @@ def control_routes(ws: SlackWorkspace, faults: FaultPlan) -> list[Route]:
         """POST: forget traffic and faults; keep people and channels."""
         ws.forget_traffic()
         faults.clear()
+        people.forget()
         return {}
 
     async def health(request: Request) -> dict[str, Any]:
         """GET: the stand-in is up."""
         return {}
+
+    async def receiver(request: Request) -> dict[str, Any]:
+        """POST {url, signing_secret}: where interactions go and how they are signed."""
+        data = await _json(request)
+        people.configure(data.get("url"), str(data["signing_secret"]))
+        return {}
+
+    async def app_tokens(request: Request) -> dict[str, Any]:
+        """POST {token?}: accept an app-level token for Socket Mode (made up if omitted)."""
+        data = await _json(request)
+        token = data.get("token")
+        if token:
+            hub.add_app_token(str(token))
+            return {"token": token}
+        return {"token": hub.new_app_token()}
+
+    async def socket_state(request: Request) -> dict[str, Any]:
+        """GET: whether an app holds a Socket Mode connection."""
+        return {"connected": hub.connected()}
+
+    async def click(request: Request) -> dict[str, Any]:
+        """POST {channel, message_ts, action_id, user, value?, timestamp?, signing_secret?}."""
+        d = await _json(request)
+        delivery = await run_in_threadpool(
+            people.click,
+            d["channel"],
+            d["message_ts"],
+            d["action_id"],
+            d["user"],
+            value=d.get("value"),
+            timestamp=d.get("timestamp"),
+            signing_secret=d.get("signing_secret"),
+        )
+        return {"delivery": delivery.to_json()}
+
+    async def submit_view(request: Request) -> dict[str, Any]:
+        """POST {view_id, user, values, timestamp?, signing_secret?}: submit an open modal."""
+        d = await _json(request)
+        delivery = await run_in_threadpool(
+            people.submit_view,
+            d["view_id"],
+            d["user"],
+            d.get("values") or {},
+            timestamp=d.get("timestamp"),
+            signing_secret=d.get("signing_secret"),
+        )
+        return {"delivery": delivery.to_json()}
+
+    async def slash(request: Request) -> dict[str, Any]:
+        """POST {user, text, channel?, command?, timestamp?, signing_secret?}."""
+        d = await _json(request)
+        delivery = await run_in_threadpool(
+            people.slash,
+            d["user"],
+            d.get("text", ""),
+            channel=d.get("channel"),
+            command=d.get("command", "/govflow"),
+            timestamp=d.get("timestamp"),
+            signing_secret=d.get("signing_secret"),
+        )
+        return {"delivery": delivery.to_json()}
+
+    async def redeliver(request: Request) -> dict[str, Any]:
+        """POST {delivery, retry_num?, reason?}: send an earlier delivery's body again."""
+        d = await _json(request)
+        delivery = await run_in_threadpool(
+            people.redeliver,
+            Delivery.from_json(d["delivery"]),
+            retry_num=int(d.get("retry_num", 1)),
+            reason=str(d.get("reason", "http_timeout")),
+        )
+        return {"delivery": delivery.to_json()}
+
+    async def response_posts(request: Request) -> dict[str, Any]:
+        """GET ?user=: posts the app made to response URLs."""
+        found = people.response_posts(user=request.query_params.get("user"))
+        return {"posts": [p.to_json() for p in found]}
 
     table: list[tuple[str, Callable[[Request], Awaitable[Any]], str]] = [
         ("/_sandbox/health", health, "GET"),
@@ -409,5 +559,13 @@ def control_routes(ws: SlackWorkspace, faults: FaultPlan) -> list[Route]:
         ("/_sandbox/faults", clear_faults, "DELETE"),
         ("/_sandbox/lost-responses", lose, "POST"),
         ("/_sandbox/reset", reset, "POST"),
+        ("/_sandbox/receiver", receiver, "POST"),
+        ("/_sandbox/app-tokens", app_tokens, "POST"),
+        ("/_sandbox/socket", socket_state, "GET"),
+        ("/_sandbox/click", click, "POST"),
+        ("/_sandbox/submit-view", submit_view, "POST"),
+        ("/_sandbox/slash", slash, "POST"),
+        ("/_sandbox/redeliver", redeliver, "POST"),
+        ("/_sandbox/response-posts", response_posts, "GET"),
     ]
     return [Route(path, _guarded(fn), methods=[verb]) for path, fn, verb in table]

@@ -18,6 +18,7 @@ import httpx
 from sandbox.faults import Fault, FaultPlan
 from sandbox.server import ThreadedServer
 from sandbox.slack.app import SlackApp
+from sandbox.slack.interactivity import Delivery, Interactivity, ResponsePost
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
 from sandbox.slack.state import (
     TRIGGER_TTL_SECONDS,
@@ -28,6 +29,7 @@ from sandbox.slack.state import (
     SlackWorkspace,
     View,
 )
+from sandbox.slack_socket import SocketModeHub
 
 
 class SlackSandboxControl(Protocol):
@@ -111,6 +113,59 @@ class SlackSandboxControl(Protocol):
     def reset(self) -> None:
         """Forget messages, ephemerals, views, triggers, calls and faults; keep people."""
 
+    def configure_receiver(self, url: str | None, signing_secret: str) -> None:
+        """Deliver interactions to the app at `url`, signed with `signing_secret`."""
+
+    def add_app_token(self, token: str | None = None) -> str:
+        """Accept an app-level token for Socket Mode (made up if None); returns it."""
+
+    def socket_connected(self) -> bool:
+        """Whether an app holds a Socket Mode connection."""
+
+    def click(
+        self,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        user: str,
+        *,
+        value: str | None = None,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` clicks a button of a stored message; returns how the app answered."""
+
+    def submit_view(
+        self,
+        view_id: str,
+        user: str,
+        values: dict[str, Any],
+        *,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` submits an open modal with `values` keyed by block_id."""
+
+    def slash(
+        self,
+        user: str,
+        text: str,
+        *,
+        channel: str | None = None,
+        command: str = "/govflow",
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` types a slash command."""
+
+    def redeliver(
+        self, delivery: Delivery, *, retry_num: int = 1, reason: str = "http_timeout"
+    ) -> Delivery:
+        """Send an earlier delivery's identical body again, as Slack's retry."""
+
+    def response_posts(self, *, user: str | None = None) -> list[ResponsePost]:
+        """Posts the app made to response URLs."""
+
 
 class SlackSandbox:
     """A Slack stand-in served from a background thread of this process."""
@@ -127,8 +182,13 @@ class SlackSandbox:
         self.faults = FaultPlan()
         if seed:
             self.seed_examples()
-        self.app = SlackApp(self.state, self.faults)
+        self.interactivity = Interactivity(self.state)
+        self.socket = SocketModeHub(self.state)
+        self.app = SlackApp(
+            self.state, self.faults, interactivity=self.interactivity, socket=self.socket
+        )
         self._server = ThreadedServer(self.app, port)
+        self.interactivity.public_url = self._server.url
 
     @property
     def url(self) -> str:
@@ -152,6 +212,7 @@ class SlackSandbox:
 
     def stop(self) -> None:
         """Stop serving."""
+        self.interactivity.close()
         self._server.stop()
 
     def __enter__(self) -> SlackSandbox:
@@ -262,6 +323,108 @@ class SlackSandbox:
         """Forget messages, ephemerals, views, triggers, calls and faults; keep people."""
         self.state.forget_traffic()
         self.faults.clear()
+        self.interactivity.forget()
+
+    def configure_receiver(self, url: str | None, signing_secret: str) -> None:
+        """Deliver interactions to the app at `url`, signed with `signing_secret`."""
+        self.interactivity.configure(url, signing_secret)
+
+    def add_app_token(self, token: str | None = None) -> str:
+        """Accept an app-level token for Socket Mode (made up if None); returns it."""
+        if token is None:
+            return self.socket.new_app_token()
+        self.socket.add_app_token(token)
+        return token
+
+    def socket_connected(self) -> bool:
+        """Whether an app holds a Socket Mode connection."""
+        return self.socket.connected()
+
+    def click(
+        self,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        user: str,
+        *,
+        value: str | None = None,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` clicks a button of a stored message; returns how the app answered."""
+        return self.interactivity.click(
+            channel,
+            message_ts,
+            action_id,
+            user,
+            value=value,
+            timestamp=timestamp,
+            signing_secret=signing_secret,
+        )
+
+    def submit_view(
+        self,
+        view_id: str,
+        user: str,
+        values: dict[str, Any],
+        *,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` submits an open modal with `values` keyed by block_id."""
+        return self.interactivity.submit_view(
+            view_id, user, values, timestamp=timestamp, signing_secret=signing_secret
+        )
+
+    def slash(
+        self,
+        user: str,
+        text: str,
+        *,
+        channel: str | None = None,
+        command: str = "/govflow",
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` types a slash command."""
+        return self.interactivity.slash(
+            user,
+            text,
+            channel=channel,
+            command=command,
+            timestamp=timestamp,
+            signing_secret=signing_secret,
+        )
+
+    def redeliver(
+        self, delivery: Delivery, *, retry_num: int = 1, reason: str = "http_timeout"
+    ) -> Delivery:
+        """Send an earlier delivery's identical body again, as Slack's retry."""
+        return self.interactivity.redeliver(delivery, retry_num=retry_num, reason=reason)
+
+    def deliver_raw(
+        self,
+        body: str | bytes,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        signed: bool = True,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Delivery:
+        """POST any body to the app, correctly signed unless told otherwise (fuzzing)."""
+        return self.interactivity.deliver_raw(
+            body,
+            content_type=content_type,
+            signed=signed,
+            timestamp=timestamp,
+            signing_secret=signing_secret,
+            headers=headers,
+        )
+
+    def response_posts(self, *, user: str | None = None) -> list[ResponsePost]:
+        """Posts the app made to response URLs."""
+        return self.interactivity.response_posts(user=user)
 
 
 class RemoteSlackSandbox:
@@ -432,3 +595,106 @@ class RemoteSlackSandbox:
     def reset(self) -> None:
         """Forget messages, ephemerals, views, triggers, calls and faults; keep people."""
         self._call("POST", "reset")
+
+    def configure_receiver(self, url: str | None, signing_secret: str) -> None:
+        """Deliver interactions to the app at `url`, signed with `signing_secret`."""
+        self._call("POST", "receiver", json={"url": url, "signing_secret": signing_secret})
+
+    def add_app_token(self, token: str | None = None) -> str:
+        """Accept an app-level token for Socket Mode (made up if None); returns it."""
+        return str(self._call("POST", "app-tokens", json={"token": token})["token"])
+
+    def socket_connected(self) -> bool:
+        """Whether an app holds a Socket Mode connection."""
+        return bool(self._call("GET", "socket")["connected"])
+
+    def click(
+        self,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        user: str,
+        *,
+        value: str | None = None,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` clicks a button of a stored message; returns how the app answered."""
+        body = self._call(
+            "POST",
+            "click",
+            json={
+                "channel": channel,
+                "message_ts": message_ts,
+                "action_id": action_id,
+                "user": user,
+                "value": value,
+                "timestamp": timestamp,
+                "signing_secret": signing_secret,
+            },
+        )
+        return Delivery.from_json(body["delivery"])
+
+    def submit_view(
+        self,
+        view_id: str,
+        user: str,
+        values: dict[str, Any],
+        *,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` submits an open modal with `values` keyed by block_id."""
+        body = self._call(
+            "POST",
+            "submit-view",
+            json={
+                "view_id": view_id,
+                "user": user,
+                "values": values,
+                "timestamp": timestamp,
+                "signing_secret": signing_secret,
+            },
+        )
+        return Delivery.from_json(body["delivery"])
+
+    def slash(
+        self,
+        user: str,
+        text: str,
+        *,
+        channel: str | None = None,
+        command: str = "/govflow",
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Delivery:
+        """`user` types a slash command."""
+        body = self._call(
+            "POST",
+            "slash",
+            json={
+                "user": user,
+                "text": text,
+                "channel": channel,
+                "command": command,
+                "timestamp": timestamp,
+                "signing_secret": signing_secret,
+            },
+        )
+        return Delivery.from_json(body["delivery"])
+
+    def redeliver(
+        self, delivery: Delivery, *, retry_num: int = 1, reason: str = "http_timeout"
+    ) -> Delivery:
+        """Send an earlier delivery's identical body again, as Slack's retry."""
+        body = self._call(
+            "POST",
+            "redeliver",
+            json={"delivery": delivery.to_json(), "retry_num": retry_num, "reason": reason},
+        )
+        return Delivery.from_json(body["delivery"])
+
+    def response_posts(self, *, user: str | None = None) -> list[ResponsePost]:
+        """Posts the app made to response URLs."""
+        body = self._call("GET", "response-posts", params={"user": user} if user else None)
+        return [ResponsePost(**p) for p in body["posts"]]

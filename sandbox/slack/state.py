@@ -550,6 +550,51 @@ class SlackWorkspace:
             self._ephemerals.append(ephemeral)
             return copy.deepcopy(ephemeral)
 
+    def record_ephemeral(
+        self,
+        channel_ref: str,
+        recipient: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        poster: str,
+    ) -> Ephemeral:
+        """Record an ephemeral shown through a response_url (no membership checks apply)."""
+        with self._lock:
+            channel = self._channel(channel_ref)
+            ephemeral = Ephemeral(
+                channel=channel.id,
+                user=recipient,
+                ts=self.next_ts(),
+                text=text,
+                poster=poster,
+                blocks=copy.deepcopy(blocks),
+            )
+            self._ephemerals.append(ephemeral)
+            return copy.deepcopy(ephemeral)
+
+    def replace_message(
+        self, channel_ref: str, ts: str, *, text: str, blocks: list[dict[str, Any]] | None
+    ) -> Message:
+        """Replace a message's content as a response_url `replace_original` does."""
+        with self._lock:
+            channel = self._channel(channel_ref)
+            message = self._by_ts.get((channel.id, ts))
+            if message is None:
+                raise ApiFailure("message_not_found")
+            message.edits.append(
+                Edit(
+                    text=message.text,
+                    blocks=copy.deepcopy(message.blocks),
+                    metadata=copy.deepcopy(message.metadata),
+                    edited_ts=self.next_ts(),
+                    by=message.user,
+                )
+            )
+            message.text = text
+            message.blocks = copy.deepcopy(blocks) or None
+            return copy.deepcopy(message)
+
     # --- conversations -----------------------------------------------------------------
 
     def open_conversation(self, opener: User, user_ids: list[str]) -> tuple[Channel, bool]:

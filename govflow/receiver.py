@@ -1,0 +1,467 @@
+"""The receiver process: Slack interactivity and Jira webhooks in one Starlette app.
+
+    python -m govflow.receiver [--host 127.0.0.1] [--port N]
+
+Routes:
+    POST /slack/events   Slack clicks, modal submissions, `/govflow` (integrations.slack.receiver)
+    POST /jira/webhook   Jira issue and comment webhooks (`JiraWebhookEndpoint` below)
+    GET  /healthz        liveness
+With `GOVFLOW_SLACK_APP_TOKEN` set, Slack is received over Socket Mode instead (the same
+handlers); the HTTP app still serves Jira's webhooks.
+
+Both receivers verify, record in the ledger and answer at once; the work that follows a
+recorded event runs in `advance`, started through the injected `AdvanceTrigger`
+(`flows.advance.trigger_advance` in production, a recording fake in tests). A lost trigger
+costs only latency: the watchdog re-drives every request whose events wait (DESIGN
+decision 2).
+
+Jira webhooks:
+- `X-Hub-Signature` is checked against `GOVFLOW_JIRA_WEBHOOK_SECRET` (constant time); a
+  missing or forged one is a 401 and a `signature_refused` audit record;
+- `X-Atlassian-Webhook-Identifier` is stored as the dedupe key of a receipt row in the
+  ledger's events table (marked processed, so `advance` never applies it), in the same
+  transaction as what the webhook records: a retried delivery records nothing;
+- `jira:issue_created` / `jira:issue_updated` run intake for that one issue;
+- `comment_created` on a request waiting for its requester records `RequesterReplied`
+  (dedupe key `jira:comment:<id>`); govflow's own comments are ignored.
+Jira retries 5xx answers for about 30 minutes, so a failure that may pass (Jira or the
+ledger unreachable) answers 503, and a body govflow can never read answers 400.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import uvicorn
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from config.rules import Rules
+from config.settings import load_settings
+from domain.entitlement import DelegationLike
+from domain.errors import ConfigError, JiraError, PayloadInvalid, SignatureInvalid
+from domain.lifecycle import RequesterReplied, RequestState
+from domain.people import Person
+from domain.stages import Stage
+from govflow.delegation_sources import known_delegations
+from govflow.intake import IntakeContext, IntakeOutcome, record_ticket
+from govflow.runtime import Runtime, utc_now
+from integrations.db.audit import record_audit
+from integrations.db.events import record_event, unprocessed_events
+from integrations.db.models import EventRow
+from integrations.db.requests import find_request
+from integrations.db.sops import list_sops
+from integrations.jira.mapping import resolve_field_ids, ticket_from_issue
+from integrations.jira.port import JiraPort
+from integrations.jira.webhooks import (
+    CommentCreated,
+    IssueChanged,
+    OtherEvent,
+    parse_webhook,
+    verify_signature,
+)
+from integrations.slack.identity import IdentityResolver
+from integrations.slack.receiver import (
+    MAX_BODY,
+    MAX_REASON,
+    AdvanceTrigger,
+    SlackEndpoint,
+    SlackHandlers,
+    build_bolt_app,
+    socket_mode_handler,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+RECEIPT_KIND = "jira_webhook"
+
+__all__ = ["AdvanceTrigger", "JiraWebhookEndpoint", "create_app", "default_advance_trigger", "main"]
+
+
+# --- Jira webhooks -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one webhook delivery came to, as the HTTP answer and its `outcome` word."""
+
+    status: int
+    outcome: str
+    request_id: int | None = None
+
+
+class JiraWebhookEndpoint:
+    """POST /jira/webhook: verify, de-duplicate, record, answer; `advance` after commit."""
+
+    def __init__(
+        self,
+        *,
+        secret: str | None,
+        rules: Rules,
+        sessions: sessionmaker[Session],
+        jira: JiraPort,
+        context: IntakeContext,
+        projects: Sequence[str],
+        api_user_email: str | None,
+        advance: AdvanceTrigger,
+        now: Clock,
+        api_account_ids: frozenset[str] = frozenset(),
+    ) -> None:
+        self.secret = secret
+        self.rules = rules
+        self.sessions = sessions
+        self.jira = jira
+        self.context = context
+        self.projects = frozenset(projects)
+        self.api_user_email = api_user_email.casefold() if api_user_email else None
+        self.api_account_ids = api_account_ids
+        self.advance = advance
+        self.now = now
+        self._field_ids: dict[str, str] | None = None
+        self._field_lock = threading.Lock()
+
+    async def endpoint(self, request: Request) -> Response:
+        """Read the body, then do the (blocking) work in a worker thread."""
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        remote = request.client.host if request.client else "unknown"
+        return await run_in_threadpool(self.handle, body, headers, remote, request.url.path)
+
+    def handle(self, body: bytes, headers: Mapping[str, str], remote: str, path: str) -> Response:
+        """One delivery, start to answer."""
+        if len(body) > MAX_BODY * 5:
+            return self._refuse(400, "payload_refused", "the body is too large", path, remote)
+        if not self.secret:
+            return self._refuse(
+                401, "signature_refused", "the receiver has no Jira webhook secret", path, remote
+            )
+        try:
+            verify_signature(self.secret, body, headers.get("x-hub-signature"))
+        except SignatureInvalid as exc:
+            return self._refuse(401, "signature_refused", str(exc), path, remote)
+        try:
+            webhook = parse_webhook(body)
+        except PayloadInvalid as exc:
+            return self._refuse(400, "payload_refused", str(exc), path, remote)
+        identifier = _identifier(headers.get("x-atlassian-webhook-identifier"), body)
+        try:
+            answer = self._record(webhook, identifier)
+        except (JiraError, OperationalError, ConfigError) as exc:
+            # Worth Jira's retry: Jira or the ledger may answer next time (and a rules fix
+            # takes effect on the receiver's restart).
+            log.warning("webhook %s not recorded: %r", identifier, exc)
+            return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
+        if answer.request_id is not None and answer.outcome in ("recorded", "intake"):
+            self._trigger(answer.request_id)
+        return JSONResponse({"ok": True, "outcome": answer.outcome}, status_code=answer.status)
+
+    def _record(
+        self, webhook: IssueChanged | CommentCreated | OtherEvent, identifier: str
+    ) -> Answer:
+        if isinstance(webhook, IssueChanged):
+            return self._issue(webhook, identifier)
+        if isinstance(webhook, CommentCreated):
+            return self._comment(webhook)
+        return Answer(200, f"ignored {webhook.event[:60]}")
+
+    def _issue(self, webhook: IssueChanged, identifier: str) -> Answer:
+        """Intake for one issue, in one transaction with the delivery's receipt."""
+        if webhook.type_name == "issue_commented":
+            # Its `comment_created` twin carries the comment; no field changed.
+            return Answer(200, "ignored issue_commented")
+        field_ids = self.field_ids()
+        ticket = ticket_from_issue(webhook.issue, self.rules, field_ids)
+        if ticket.project not in self.projects:
+            return Answer(200, f"ignored project {ticket.project[:20]}")
+        now = self.now()
+        with self.sessions() as session:
+            outcome = record_ticket(session, ticket, self.context, now)
+            row = find_request(session, ticket.key)
+            assert row is not None  # record_ticket made sure it exists
+            request_id = row.id
+            if not claim_receipt(session, request_id, identifier, now):
+                # A retry of a delivery already recorded: undo this attempt entirely.
+                session.rollback()
+                return Answer(200, "duplicate", request_id)
+            record_audit(
+                session,
+                at=now,
+                actor=ticket.reporter_account_id or "jira",
+                action="webhook_received",
+                request_id=row.id,
+                detail={
+                    "event": webhook.event,
+                    "identifier": identifier,
+                    "intake": outcome.value,
+                    "fields": list(webhook.changed_fields[:20]),
+                },
+            )
+            session.commit()
+        changed = outcome is not IntakeOutcome.UNCHANGED
+        return Answer(200, "intake" if changed else "unchanged", request_id)
+
+    def _comment(self, webhook: CommentCreated) -> Answer:
+        """A Jira comment: `RequesterReplied` if its request may be waiting for one."""
+        if self._is_ours(webhook):
+            return Answer(200, "ignored own comment")
+        actor = _commenter(webhook)
+        if actor is None:
+            return Answer(200, "ignored anonymous comment")
+        now = self.now()
+        with self.sessions.begin() as session:
+            row = find_request(session, webhook.key)
+            if row is None or row.state is None:
+                return Answer(200, "ignored unknown request")
+            state = RequestState.model_validate(row.state)
+            # Outside NEEDS_INFO nothing waits for a reply, unless events not yet applied
+            # (a question just asked) are about to put it there.
+            waiting = state.stage is Stage.NEEDS_INFO or bool(unprocessed_events(session, row.id))
+            if not waiting:
+                return Answer(200, "ignored: not waiting for an answer", row.id)
+            event = RequesterReplied(
+                event_id=f"jira:comment:{webhook.comment_id}",
+                actor=actor,
+                at=now,
+                body=webhook.body,
+                comment_id=webhook.comment_id,
+            )
+            new = record_event(
+                session,
+                request_id=row.id,
+                kind=event.kind,
+                actor=actor.email or actor.jira_account_id,
+                payload=event.model_dump(mode="json"),
+                dedupe_key=event.event_id,
+                now=now,
+            )
+            if not new:
+                return Answer(200, "duplicate", row.id)
+            record_audit(
+                session,
+                at=now,
+                actor=actor.email or actor.jira_account_id or "jira",
+                action="event_received",
+                request_id=row.id,
+                detail={"kind": event.kind, "dedupe_key": event.event_id, "via": "jira"},
+            )
+            return Answer(200, "recorded", row.id)
+
+    def _is_ours(self, webhook: CommentCreated) -> bool:
+        email = webhook.author_email.casefold() if webhook.author_email else None
+        if email is not None and email == self.api_user_email:
+            return True
+        return webhook.author_account_id in self.api_account_ids
+
+    def field_ids(self) -> dict[str, str]:
+        """Logical field -> Jira field id, fetched once per process (fields rarely change)."""
+        with self._field_lock:
+            if self._field_ids is None:
+                self._field_ids = resolve_field_ids(self.rules.fields, self.jira.fields())
+            return self._field_ids
+
+    def _trigger(self, request_id: int) -> None:
+        try:
+            self.advance(request_id)
+        except Exception as exc:  # noqa: BLE001 - the trigger is injected; any failure is recoverable
+            # Recorded and committed: the watchdog re-drives the request (DESIGN decision 2).
+            log.warning("advance trigger for request %s failed: %r", request_id, exc)
+            with self.sessions.begin() as session:
+                record_audit(
+                    session,
+                    at=self.now(),
+                    actor="govflow",
+                    action="advance_trigger_failed",
+                    request_id=request_id,
+                    reason=f"{type(exc).__name__}: {exc}"[:MAX_REASON],
+                )
+
+    def _refuse(self, status: int, action: str, reason: str, path: str, remote: str) -> Response:
+        with self.sessions.begin() as session:
+            record_audit(
+                session,
+                at=self.now(),
+                actor=f"remote:{remote}",
+                action=action,
+                reason=reason[:MAX_REASON],
+                detail={"path": path, "reason": reason[:MAX_REASON], "remote": remote},
+            )
+        return JSONResponse({"ok": False, "error": reason[:300]}, status_code=status)
+
+
+def claim_receipt(session: Session, request_id: int, identifier: str, now: datetime) -> bool:
+    """Store a webhook's identifier once (as a processed event row); False if it was seen."""
+    key = f"jira:webhook:{identifier}"
+    added = record_event(
+        session,
+        request_id=request_id,
+        kind=RECEIPT_KIND,
+        actor=None,
+        payload={},
+        dedupe_key=key,
+        now=now,
+    )
+    if added:
+        # Processed from the start: a receipt is bookkeeping, not something to apply.
+        session.execute(update(EventRow).where(EventRow.dedupe_key == key).values(processed_at=now))
+    return added
+
+
+def _identifier(header: str | None, body: bytes) -> str:
+    """The delivery's identifier, or (a sender that sends none) the body's digest."""
+    if header and header.isascii() and 0 < len(header) <= 200:
+        return header.strip()
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _commenter(webhook: CommentCreated) -> Person | None:
+    if webhook.author_account_id is None and webhook.author_email is None:
+        return None
+    return Person(
+        jira_account_id=webhook.author_account_id,
+        email=webhook.author_email,
+        name=webhook.author_name,
+    )
+
+
+# --- the app -----------------------------------------------------------------------------
+
+
+def slack_handlers(runtime: Runtime, *, advance: AdvanceTrigger, now: Clock) -> SlackHandlers:
+    """The Slack handlers over this runtime's ledger, gateway and rules."""
+    rules = runtime.rules
+
+    def delegations(session: Session, today: date) -> list[DelegationLike]:
+        """Config and ledger delegations that may matter today."""
+        return list(known_delegations(session, rules, today))
+
+    def sop_choices(session: Session) -> list[tuple[str, str]]:
+        """(id, title) of every SOP in the registry, for the assessment form."""
+        return [(sop.meta.id, sop.meta.title) for sop in list_sops(session)]
+
+    return SlackHandlers(
+        rules=rules,
+        sessions=runtime.sessions,
+        slack=runtime.slack,
+        identities=IdentityResolver(runtime.sessions, runtime.slack, now),
+        delegations=delegations,
+        sop_choices=sop_choices,
+        advance=advance,
+        now=now,
+    )
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    advance: AdvanceTrigger,
+    now: Clock = utc_now,
+    wall_clock: Callable[[], float] = time.time,
+    in_threadpool: bool = True,
+) -> Starlette:
+    """The receiver's ASGI app; `app.state.bolt` is the Bolt app (for Socket Mode)."""
+    settings = runtime.settings
+    bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    bolt = build_bolt_app(
+        slack_handlers(runtime, advance=advance, now=now),
+        bot_token=bot_token,
+        api_url=str(settings.slack_api_url),
+    )
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    slack = SlackEndpoint(
+        bolt,
+        signing_secret=secret,
+        sessions=runtime.sessions,
+        now=now,
+        wall_clock=wall_clock,
+        in_threadpool=in_threadpool,
+    )
+    webhook_secret = (
+        settings.jira_webhook_secret.get_secret_value() if settings.jira_webhook_secret else None
+    )
+    jira = JiraWebhookEndpoint(
+        secret=webhook_secret,
+        rules=runtime.rules,
+        sessions=runtime.sessions,
+        jira=runtime.jira,
+        context=runtime.intake_context(),
+        projects=runtime.projects,
+        api_user_email=settings.jira_user,
+        advance=advance,
+        now=now,
+    )
+
+    async def healthz(request: Request) -> Response:
+        """Liveness: the process answers."""
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/slack/events", slack.endpoint, methods=["POST"]),
+            Route("/jira/webhook", jira.endpoint, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+    app.state.bolt = bolt
+    return app
+
+
+def default_advance_trigger() -> AdvanceTrigger:
+    """`flows.advance.trigger_advance`: submits the `advance` background task to Prefect."""
+    # Imported when the receiver starts, not with this module: it pulls in Prefect and the
+    # whole effect machinery, which the app factory and its tests do not need.
+    from flows.advance import trigger_advance
+
+    return trigger_advance
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the receiver until interrupted (Socket Mode for Slack when an app token is set)."""
+    parser = argparse.ArgumentParser(prog="python -m govflow.receiver", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=None, help="default: GOVFLOW_RECEIVER_PORT")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        runtime = Runtime.from_settings(load_settings())
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    app = create_app(runtime, advance=default_advance_trigger())
+    settings = runtime.settings
+    port = args.port or settings.receiver_port
+    handler = None
+    if settings.slack_app_token is not None:
+        handler = socket_mode_handler(app.state.bolt, settings.slack_app_token.get_secret_value())
+        handler.connect()
+        print("receiver    Slack over Socket Mode", flush=True)
+    print(
+        f"receiver    listening on http://{args.host}:{port} (/slack/events, /jira/webhook)",
+        flush=True,
+    )
+    try:
+        uvicorn.run(app, host=args.host, port=port, log_level="warning", access_log=False)
+    finally:
+        if handler is not None:
+            handler.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Jira webhooks over real HTTP: the Jira stand-in posts them as Jira Cloud does."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from sqlalchemy import select
+
+from domain.lifecycle import AskRequester, Claim
+from integrations.db.models import RequestRow
+from sandbox.jira import seed
+from sandbox.jira.state import API_USER_EMAIL
+from sandbox.jira.webhooks import signature
+from tests.receiver.support import (
+    FATIMA,
+    REQUESTER,
+    WEBHOOK_SECRET,
+    Stack,
+    audits,
+    detail,
+    events,
+    make_request,
+    now,
+    person,
+)
+
+# Seeded as Aisyah's (REQUESTER's) ticket.
+AISYAH_ISSUE = "MODREQ-1"
+
+
+def complete_fields(summary: str) -> dict[str, object]:
+    """Fields of a ticket that passes triage."""
+    return {
+        "Summary": summary,
+        "Description": "Listings of refurbished phones are rejected inconsistently across sites.",
+        "Priority": "Medium",
+        seed.REQUEST_TYPE: seed.REVIEW_STANDARD_CHANGE,
+        seed.DOMAIN: seed.PRODUCT_LISTING,
+        seed.MARKET: "SG",
+        seed.BUSINESS_JUSTIFICATION: "Appeals on refurbished phones doubled this quarter.",
+        seed.AFFECTED_SOP: "SOP-LST-001",
+        seed.PROPOSED_CHANGE: "Accept refurbished phones with a grading certificate.",
+    }
+
+
+def post(stack: Stack, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    """POST a body to the receiver's webhook route as it stands."""
+    return httpx.post(f"{stack.url}/jira/webhook", content=body, headers=headers, timeout=10)
+
+
+def waiting_request(stack: Stack, key: str) -> int:
+    """A request for `key` in NEEDS_INFO: the expert asked its requester a question."""
+    expert = person(FATIMA)
+    request_id, _ = make_request(
+        stack,
+        key,
+        events=(
+            Claim(event_id=f"{key}:claim", actor=expert, at=now()),
+            AskRequester(event_id=f"{key}:ask", actor=expert, at=now(), question="Which grades?"),
+        ),
+    )
+    return request_id
+
+
+class TestSignature:
+    """Only deliveries signed with the webhook secret are read."""
+
+    def test_forged_signature_is_refused_and_audited(self, stack: Stack) -> None:
+        """A wrong X-Hub-Signature: 401, signature_refused, nothing recorded."""
+        body = json.dumps({"webhookEvent": "jira:issue_created"}).encode()
+
+        answer = post(stack, body, {"X-Hub-Signature": "sha256=" + "0" * 64})
+
+        assert answer.status_code == 401
+        [refused] = audits(stack, "signature_refused")
+        assert detail(refused)["path"] == "/jira/webhook"
+        assert "does not match" in detail(refused)["reason"]
+        assert events(stack) == []
+
+    def test_missing_signature_is_refused(self, stack: Stack) -> None:
+        """No X-Hub-Signature at all: 401."""
+        answer = post(stack, b"{}", {})
+
+        assert answer.status_code == 401
+        assert "missing" in detail(audits(stack, "signature_refused")[0])["reason"]
+
+    def test_signed_but_unreadable_body_is_a_400(self, stack: Stack) -> None:
+        """A correctly signed body that is not a webhook: 400 and payload_refused."""
+        body = b"[1, 2, 3]"
+
+        answer = post(stack, body, {"X-Hub-Signature": signature(WEBHOOK_SECRET, body)})
+
+        assert answer.status_code == 400
+        assert len(audits(stack, "payload_refused")) == 1
+
+
+class TestIssueEvents:
+    """Created and updated issues run intake for that one issue."""
+
+    def test_created_issue_is_taken_in(self, stack: Stack) -> None:
+        """A new ticket becomes a routed request, and advance is triggered for it."""
+        key = stack.jira.file_issue(
+            reporter="chloe.tan@example.com", fields=complete_fields("Refurbished phones in SG")
+        )
+        stack.jira.flush_webhooks()
+
+        with stack.sessions.begin() as session:
+            row = session.scalar(select(RequestRow).where(RequestRow.jira_key == key))
+            assert row is not None
+            request_id, stage = row.id, row.stage
+        assert stage == "EXPERT_REVIEW"
+        assert stack.trigger.calls == [request_id]
+        [delivery] = [d for d in stack.jira.webhook_deliveries() if d.event == "jira:issue_created"]
+        [receipt] = events(stack, "jira_webhook")
+        assert receipt.dedupe_key == f"jira:webhook:{delivery.identifier}"
+        assert receipt.processed_at is not None
+
+    def test_a_retried_delivery_records_nothing_more(self, stack: Stack) -> None:
+        """The same X-Atlassian-Webhook-Identifier again (Jira's retry): one receipt."""
+        key = stack.jira.file_issue(
+            reporter="chloe.tan@example.com", fields=complete_fields("Grading labels for phones")
+        )
+        stack.jira.flush_webhooks()
+        [delivery] = [
+            d
+            for d in stack.jira.webhook_deliveries()
+            if d.event == "jira:issue_created" and d.payload["issue"]["key"] == key
+        ]
+        body = json.dumps(delivery.payload).encode()
+        headers = {
+            "X-Hub-Signature": signature(WEBHOOK_SECRET, body),
+            "X-Atlassian-Webhook-Identifier": delivery.identifier,
+            "X-Atlassian-Webhook-Retry": "1",
+        }
+
+        again = post(stack, body, headers)
+
+        assert again.status_code == 200
+        assert again.json()["outcome"] == "duplicate"
+        assert len(events(stack, "jira_webhook")) == 1
+        assert len(audits(stack, "webhook_received")) == 1
+        assert len(audits(stack, "request_created")) == 1
+
+    def test_edit_of_an_unrelated_project_is_ignored(self, stack: Stack) -> None:
+        """Webhooks for projects govflow does not serve record nothing."""
+        issue = {"id": "1", "key": "OTHER-1", "fields": {"summary": "x"}}
+        body = json.dumps({"webhookEvent": "jira:issue_updated", "issue": issue}).encode()
+
+        answer = post(stack, body, {"X-Hub-Signature": signature(WEBHOOK_SECRET, body)})
+
+        assert answer.json()["outcome"].startswith("ignored project")
+        assert events(stack) == []
+
+
+class TestComments:
+    """A comment answers a waiting request; others are left alone."""
+
+    def test_requester_reply_is_recorded(self, stack: Stack) -> None:
+        """comment_created on a request in NEEDS_INFO records RequesterReplied once."""
+        request_id = waiting_request(stack, AISYAH_ISSUE)
+
+        comment_id = stack.jira.comment_as(AISYAH_ISSUE, REQUESTER.email or "", "Grades A to C.")
+        stack.jira.flush_webhooks()
+
+        [event] = events(stack, "requester_replied")
+        assert event.dedupe_key == f"jira:comment:{comment_id}"
+        assert event.payload["body"] == "Grades A to C."
+        assert event.payload["actor"]["email"] == REQUESTER.email
+        assert stack.trigger.calls == [request_id]
+
+    def test_govflows_own_comment_is_ignored(self, stack: Stack) -> None:
+        """The API user's comments (govflow's questions) are not replies."""
+        waiting_request(stack, AISYAH_ISSUE)
+
+        stack.jira.comment_as(AISYAH_ISSUE, API_USER_EMAIL, "Could you say which grades?")
+        stack.jira.flush_webhooks()
+
+        assert events(stack, "requester_replied") == []
+        assert stack.trigger.calls == []
+
+    def test_comment_while_nothing_waits_is_ignored(self, stack: Stack) -> None:
+        """In sign-off a comment is not an answer to anything."""
+        make_request(stack, AISYAH_ISSUE, signoff=True)
+
+        stack.jira.comment_as(AISYAH_ISSUE, REQUESTER.email or "", "Any news?")
+        stack.jira.flush_webhooks()
+
+        assert events(stack, "requester_replied") == []
