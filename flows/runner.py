@@ -10,6 +10,7 @@ from prefect.deployments.runner import RunnerDeployment
 
 from config.settings import Settings, load_settings
 from flows.intake import intake
+from flows.sla_watchdog import sla_watchdog
 
 # A poll that outlasts its interval must not be joined by a second one doing the same work.
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
@@ -28,6 +29,16 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
                 interval=settings.intake_interval_seconds,
                 tags=["govflow", "intake"],
                 description="Poll Jira for new and changed requests.",
+                concurrency_limit=ONE_AT_A_TIME,
+            ),
+        ),
+        cast(
+            RunnerDeployment,
+            sla_watchdog.to_deployment(
+                name="sla-watchdog",
+                interval=settings.watchdog_interval_seconds,
+                tags=["govflow", "sla"],
+                description="Fire due SLA warnings and breaches; re-drive stalled requests.",
                 concurrency_limit=ONE_AT_A_TIME,
             ),
         ),
