@@ -27,8 +27,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http.client import HTTPException
@@ -96,6 +98,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Ack = Callable[..., Any]
 SIGNATURE_WINDOW_SECONDS = 300
+FOLLOW_UP_WORKERS = 4
 # Slack's payloads are a few kilobytes; a view with every input full stays far below this.
 MAX_BODY = 1_000_000
 # What a refusal's audit record and ephemeral message may quote of a reason.
@@ -108,6 +111,8 @@ MODAL_ACTIONS: dict[ActionId, Action] = {
     ActionId.ASK: Action.ASK,
     ActionId.REJECT: Action.REJECT,
     ActionId.CHANGES: Action.REQUEST_CHANGES,
+    ActionId.SOP_EDIT: Action.EDIT_SOP,
+    ActionId.SOP_SEND_BACK: Action.SEND_BACK_SOP,
 }
 # Payload keys Bolt reads while routing, with the JSON type each must have (else dropped).
 _BOLT_KEYS: dict[str, tuple[type, ...]] = {
@@ -351,8 +356,24 @@ class SlackHandlers:
         self.sop_choices = sop_choices
         self.advance = advance
         self.now = now
-        # Follow-ups (views.open, ephemerals, the advance trigger) must not delay the ack.
-        self.after = after or ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-after")
+        # Follow-ups (views.open, ephemerals, the advance trigger) must not delay the ack. A
+        # few threads drain a burst's follow-ups in well under views.open's 3 seconds while
+        # leaving the CPU to the requests still waiting for their ack.
+        self.after = after or ThreadPoolExecutor(
+            max_workers=FOLLOW_UP_WORKERS, thread_name_prefix="slack-after"
+        )
+        # SQLite has one writer at a time and makes the others retry with sleeps of up to
+        # 100 ms; queueing this process's clicks on a lock instead wakes the next one the
+        # moment the previous one commits. PostgreSQL needs no such thing.
+        bind = sessions.kw.get("bind")
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._writers: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One ledger transaction, committed on success (serialized in-process on SQLite)."""
+        with self._writers, self.sessions.begin() as session:
+            yield session
 
     # --- buttons -------------------------------------------------------------------------
 
@@ -384,7 +405,7 @@ class SlackHandlers:
     def _check_click(
         self, click: ButtonClick, actor: Person, event: Event | None, now: datetime
     ) -> Outcome:
-        with self.sessions.begin() as session:
+        with self._transaction() as session:
             found = self._request(session, click.jira_key)
             if isinstance(found, Refused):
                 return self._refused(session, found, actor, click, now)
@@ -456,6 +477,7 @@ class SlackHandlers:
             sop_choices=self.sop_choices(session) if click.action is ActionId.ASSESS else (),
             initial=state.assessment,
             team_name=team_label(self.rules, click.team) if click.team else None,
+            state=state,
         )
         if view is None:
             raise ValueError(f"{click.action} opens no form")
@@ -504,7 +526,7 @@ class SlackHandlers:
     def _check_submission(
         self, sub: ModalSubmission, actor: Person, event: Event, now: datetime
     ) -> Outcome:
-        with self.sessions.begin() as session:
+        with self._transaction() as session:
             found = self._request(session, sub.jira_key)
             if isinstance(found, Refused):
                 return self._refused(session, found, actor, sub, now)
@@ -600,7 +622,7 @@ class SlackHandlers:
     def _audit_refusal(
         self, request_id: int | None, actor: str, reason: str, detail: dict[str, Any], now: datetime
     ) -> None:
-        with self.sessions.begin() as session:
+        with self._transaction() as session:
             record_audit(
                 session,
                 at=now,
@@ -616,7 +638,7 @@ class SlackHandlers:
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, Mapping) else None
         who = user_id if isinstance(user_id, str) and len(user_id) < 40 else "unknown"
-        with self.sessions.begin() as session:
+        with self._transaction() as session:
             record_audit(
                 session,
                 at=now,
@@ -644,7 +666,7 @@ class SlackHandlers:
             # The event is committed; the watchdog re-drives requests whose events wait
             # (DESIGN decision 2), so a lost trigger delays the request but loses nothing.
             log.warning("advance trigger for request %s failed: %r", request_id, exc)
-            with self.sessions.begin() as session:
+            with self._transaction() as session:
                 record_audit(
                     session,
                     at=self.now(),
@@ -691,7 +713,7 @@ class SlackHandlers:
             ack(text=str(exc)[:MAX_REASON], response_type="ephemeral")
             user = form.get("user_id")
             who = user if isinstance(user, str) and len(user) < 40 else "unknown"
-            with self.sessions.begin() as session:
+            with self._transaction() as session:
                 record_audit(
                     session,
                     at=now,
@@ -711,7 +733,7 @@ class SlackHandlers:
     def _status(self, command: SlashCommand) -> str:
         """Where a request stands and who holds it, in one short message."""
         key = command.jira_key or ""
-        with self.sessions.begin() as session:
+        with self._transaction() as session:
             row = find_request(session, key)
             if row is None:
                 return f"govflow has no request {key}."
@@ -773,7 +795,7 @@ class SlackHandlers:
         problem = _ooo_dates(start, until, today)
         if problem:
             return self._ooo_refused(issuer, problem, now)
-        with self.sessions.begin() as session:
+        with self._transaction() as session:
             for entry in entries:
                 add_delegation(
                     session,
@@ -805,7 +827,7 @@ class SlackHandlers:
         )
 
     def _ooo_refused(self, issuer: str, reason: str, now: datetime) -> str:
-        with self.sessions.begin() as session:
+        with self._transaction() as session:
             record_audit(
                 session,
                 at=now,
@@ -827,7 +849,7 @@ class SlackHandlers:
             found = user.get("id") if isinstance(user, Mapping) else body.get("user_id")
             who = found if isinstance(found, str) and len(found) < 40 else who
         try:
-            with self.sessions.begin() as session:
+            with self._transaction() as session:
                 record_audit(
                     session,
                     at=self.now(),
@@ -861,6 +883,9 @@ _DONE: dict[ActionId, str] = {
     ActionId.APPROVE_FOR: "Your approval on behalf of your colleague",
     ActionId.REJECT: "Your rejection",
     ActionId.CHANGES: "Your request for changes",
+    ActionId.SOP_PUBLISH: "Your publication",
+    ActionId.SOP_EDIT: "Your edit of the draft",
+    ActionId.SOP_SEND_BACK: "Sending the SOP update back",
 }
 
 

@@ -9,7 +9,9 @@ Three processes, as in production: the Slack stand-in, the receiver (uvicorn), a
 script, which asks the stand-in to deliver `burst` clicks at once (each on its own request's
 approval card) and reads how long the receiver took to answer each one, as Slack would see
 it. `--no-threadpool` dispatches to Bolt on the event loop itself, which is what
-`slack_bolt.adapter.starlette.SlackRequestHandler` does, for comparison.
+`slack_bolt.adapter.starlette.SlackRequestHandler` does, for comparison. `--cold-users` makes
+every click come from someone the receiver has not seen (a `users.info` before the ack) and
+`--slack-latency 0.1` gives that call Slack's real-world round trip.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.db.migrate import upgrade
 from integrations.db.models import RequestRow
 from integrations.slack.cards import approval_view, render_approval_card
+from sandbox.faults import Fault, FaultKind
 from sandbox.slack.sandbox import RemoteSlackSandbox
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
 from tests.receiver.support import assessment
@@ -129,6 +132,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--no-threadpool", action="store_true")
+    parser.add_argument("--cold-users", action="store_true", help="every click by a new person")
+    parser.add_argument("--slack-latency", type=float, default=0.0, help="users.info delay, s")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -177,24 +182,39 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> None:
         ]
         warm = slack.click(CHANNEL, posted[0], "govflow.approve", HANNAH.id)
         assert warm.status == 200, warm
+        clickers = [HANNAH.id] * (total - 1)
+        if args.cold_users:
+            # A new person per click: each one costs a users.info before the ack.
+            clickers = [f"U0BENCH{n:04d}" for n in range(total - 1)]
+            for user in clickers:
+                slack.add_user(user, user.lower(), email=f"{user.lower()}@example.com")
+        if args.slack_latency:
+            delay = Fault(kind=FaultKind.LATENCY, delay=args.slack_latency)
+            slack.add_fault("users.info", delay, times=total)
         samples: list[float] = []
+        cpu_before = (_cpu_seconds(receiver.pid), _cpu_seconds(slack_proc.pid))
         with ThreadPoolExecutor(max_workers=args.burst) as pool:
             for r in range(args.rounds):
-                batch = posted[1 + r * args.burst : 1 + (r + 1) * args.burst]
+                window = slice(1 + r * args.burst, 1 + (r + 1) * args.burst)
+                pairs = list(zip(posted[window], clickers[r * args.burst :], strict=False))
                 results = list(
-                    pool.map(
-                        lambda ts: slack.click(CHANNEL, ts, "govflow.approve", HANNAH.id), batch
-                    )
+                    pool.map(lambda p: slack.click(CHANNEL, p[0], "govflow.approve", p[1]), pairs)
                 )
                 assert all(d.status == 200 for d in results), [d.status for d in results]
                 samples += [d.elapsed * 1000 for d in results]
                 time.sleep(0.5)  # let the follow-ups (ephemerals) drain between bursts
+        clicks = len(samples)
+        receiver_cpu = (_cpu_seconds(receiver.pid) - cpu_before[0]) / clicks * 1000
+        slack_cpu = (_cpu_seconds(slack_proc.pid) - cpu_before[1]) / clicks * 1000
         mode = "threadpool" if not args.no_threadpool else "event loop (adapter style)"
         print(
-            f"{args.database}, {mode}, {args.rounds} bursts of {args.burst}, "
+            f"{args.database}, {mode}, {args.rounds} bursts of {args.burst}"
+            f"{', new clicker each' if args.cold_users else ''}"
+            f"{f', users.info +{args.slack_latency * 1000:.0f} ms' if args.slack_latency else ''}, "
             f"{os.cpu_count()} CPUs: p50 {statistics.median(samples):.0f} ms, "
             f"p90 {percentile(samples, 90):.0f} ms, p99 {percentile(samples, 99):.0f} ms, "
-            f"max {max(samples):.0f} ms"
+            f"max {max(samples):.0f} ms; CPU per click: receiver {receiver_cpu:.1f} ms, "
+            f"Slack stand-in {slack_cpu:.1f} ms"
         )
     finally:
         slack.close()
@@ -202,6 +222,12 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> None:
         receiver.wait(timeout=10)
         slack_proc.terminate()
         slack_proc.wait(timeout=10)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait(url: str) -> None:
