@@ -19,6 +19,10 @@ Rules:
   nobody decides in the requester's name. Each member decides once per round.
 - Cancel: the requester (withdrawing it), the expert team (or a delegate), or a lead of the
   expert team or of a sign-off team.
+- Publish, edit the draft of, or send back an SOP update: the request is in SOP_UPDATE and
+  the actor is on the SOP owner team's roster (the route's `sop_owner_team`, else the expert
+  team) or a delegate of a member on that date. Never the requester: publishing is the last
+  word on their own request.
 
 Delegation: a click without `on_behalf_of` counts once per person and round, for the actor
 themselves when they are on the roster, else for the first member (roster order) they
@@ -60,7 +64,12 @@ class Action(StrEnum):
     REJECT = "reject"
     REQUEST_CHANGES = "request_changes"
     CANCEL = "cancel"
+    PUBLISH_SOP = "publish_sop"
+    EDIT_SOP = "edit_sop"
+    SEND_BACK_SOP = "send_back_sop"
 
+
+SOP_ACTIONS = frozenset({Action.PUBLISH_SOP, Action.EDIT_SOP, Action.SEND_BACK_SOP})
 
 DECISIONS: dict[Verdict, Action] = {
     Verdict.APPROVE: Action.APPROVE,
@@ -79,6 +88,9 @@ _STAGES: dict[Action, frozenset[Stage]] = {
     Action.REJECT: frozenset({Stage.SIGN_OFF}),
     Action.REQUEST_CHANGES: frozenset({Stage.SIGN_OFF}),
     Action.CANCEL: _OPEN,
+    Action.PUBLISH_SOP: frozenset({Stage.SOP_UPDATE}),
+    Action.EDIT_SOP: frozenset({Stage.SOP_UPDATE}),
+    Action.SEND_BACK_SOP: frozenset({Stage.SOP_UPDATE}),
 }
 _CANNOT: dict[Action, str] = {
     Action.CLAIM: "it cannot be claimed",
@@ -88,6 +100,9 @@ _CANNOT: dict[Action, str] = {
     Action.REJECT: "it cannot be rejected",
     Action.REQUEST_CHANGES: "changes cannot be requested",
     Action.CANCEL: "it cannot be cancelled",
+    Action.PUBLISH_SOP: "there is no approved SOP change to publish",
+    Action.EDIT_SOP: "there is no approved SOP draft to edit",
+    Action.SEND_BACK_SOP: "there is no SOP update to send back",
 }
 _VERB: dict[Action, str] = {
     Action.APPROVE: "approve it",
@@ -216,6 +231,8 @@ def authorize(
         return _as_approver(actor, action, state, rules, on, away, team, on_behalf_of)
     if action is Action.CANCEL:
         return _as_canceller(actor, state, rules, on, away)
+    if action in SOP_ACTIONS:
+        return _as_sop_owner(actor, action, state, rules, on, away)
     if action is Action.ASK and state.stage is Stage.SIGN_OFF:
         return _as_asker_in_signoff(actor, state, rules, on, away)
     acting = _as_expert(actor, action, state, rules, on, away)
@@ -256,6 +273,34 @@ def _as_expert(
     raise NotEntitled(
         f"You are not on the {team_label(rules, team)} roster, which reviews {state.key}"
     )
+
+
+def _as_sop_owner(
+    actor: Person,
+    action: Action,
+    state: RequestState,
+    rules: Rules,
+    on: date,
+    away: Sequence[Delegation],
+) -> ActingAs:
+    """The actor as a member of the SOP owner team, or a delegate of one."""
+    team = state.owner_team
+    name = team_label(rules, team)
+    if same_person(actor, state.requester):
+        raise NotEntitled(f"You filed {state.key}, so its SOP update is not yours to act on")
+    roster = eligible_roster(rules, team, state.requester)
+    entry = roster_member(actor, roster)
+    if entry is not None:
+        return ActingAs(actor=actor, action=action, team=team, member=entry)
+    active, lapsed = _stand_ins(actor, roster, away, on)
+    if active:
+        entry, delegation = active[0]
+        return ActingAs(
+            actor=actor, action=action, team=team, member=entry, on_behalf_of=delegation.approver
+        )
+    if lapsed:
+        raise NotEntitled(_lapsed(lapsed[0][1], on))
+    raise NotEntitled(f"You are not on the {name} roster, which owns the SOPs of {state.key}")
 
 
 def _require_assignee(acting: ActingAs, state: RequestState) -> None:

@@ -27,14 +27,37 @@ Choices where the brief left room:
   latest one submitted, whatever it recommended.
 - Claiming is allowed in every open stage from expert review on (an expert may take over a
   request in sign-off); a claim by the current assignee changes nothing.
-- Publishing the SOP update (SOP_UPDATE -> DONE) is not an event here yet.
+
+The SOP update (the registry is read by the caller and passed in as `sops`, the latest
+version of each SOP the request names; None means "not consulted", as in the receiver's
+quick check, and then nothing registry-bound is decided):
+- A PROCEED assessment builds one draft per affected SOP from the proposed change against
+  the SOP's latest version, and the drafts are what sign-off approves: each decision records
+  the drafts' content hashes. A change that does not apply keeps the request in expert
+  review (`DraftRefused`, worded for the expert); an SOP the registry does not hold gets no
+  draft (`DraftUnavailable`): sign-off goes on, publication is refused until it is sent back
+  and assessed again.
+- In SOP_UPDATE the owner team (the route's `sop_owner_team`, else the expert team) may
+  publish, edit a draft, or send the request back to expert review with a reason.
+- Any change to a draft after sign-off (an edit, or a clean rebase) opens a fresh sign-off
+  round, saying why: every published text carries the approval of every team for exactly
+  that text. A rebase is not treated as harmless even when clean: it puts another request's
+  change next to ours, which the approvers have not seen together, and re-approval is a
+  rare, cheap round of clicks while the invariant stays simple to audit.
+- Publishing when the registry moved on: a clean rebase goes back to sign-off as above; a
+  conflict stays with the owner (`PublishConflict`, conflict hunks kept in the state). An
+  edit of a conflicted draft is applied to the newer version, and sign-off reopens once no
+  conflict is left. Nothing is published until every draft can be, so a request's SOPs
+  change together.
+- The effective date is today in the owner team's calendar unless the event names one; it
+  is never before the registry's today (UTC) nor before the latest version's own date.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -51,19 +74,30 @@ from domain.entitlement import (
     local_date,
     team_label,
 )
-from domain.errors import ConfigError, ConfigProblem, InvalidTransition
+from domain.errors import ConfigError, ConfigProblem, InvalidTransition, ProposedChangeInvalid
 from domain.notices import (
     AssessmentRecorded,
     Cancelled,
+    ChangePublished,
     ChangesRequested,
     Claimed,
     DecisionRecorded,
+    DraftEdited,
+    DraftPrepared,
+    DraftRebased,
+    DraftRefused,
+    DraftUnavailable,
     InfoReceived,
     InfoRequested,
     Notice,
+    PublishConflict,
+    PublishedVersion,
     Rejected,
+    SentBack,
     SignoffComplete,
+    SignoffInvalidated,
     SignoffOpened,
+    SopPublished,
     StageChanged,
     TeamSignedOff,
 )
@@ -77,6 +111,15 @@ from domain.signoff import (
     tally,
 )
 from domain.sla import UtcDateTime
+from domain.sop import (
+    Draft,
+    SopVersion,
+    content_hash,
+    draft_from_change,
+    parse_proposed_change,
+    revise_text,
+)
+from domain.sop_merge import Conflict, rebase, render_diff
 from domain.stages import TERMINAL, TRANSITIONS, Stage, check_transition
 
 # A Jira comment holds at most 32,767 characters.
@@ -166,8 +209,43 @@ class Cancel(_Event):
         return value.strip() if isinstance(value, str) else value
 
 
+class PublishSop(_Event):
+    """The SOP owner publishes every draft; `effective_date` None means today."""
+
+    kind: Literal["publish_sop"] = "publish_sop"
+    effective_date: date | None = None
+
+
+class EditDraft(_Event):
+    """The SOP owner revises one draft, in the proposed-change format (section edits)."""
+
+    kind: Literal["edit_draft"] = "edit_draft"
+    sop_id: str = Field(min_length=1, max_length=64)
+    change: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class SendBack(_Event):
+    """The SOP owner returns the request to expert review."""
+
+    kind: Literal["send_back"] = "send_back"
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+
 Event = Annotated[
-    Claim | SubmitAssessment | Decide | AskRequester | RequesterReplied | Cancel,
+    Claim
+    | SubmitAssessment
+    | Decide
+    | AskRequester
+    | RequesterReplied
+    | Cancel
+    | PublishSop
+    | EditDraft
+    | SendBack,
     Field(discriminator="kind"),
 ]
 
@@ -182,6 +260,41 @@ class Question(BaseModel):
     text: str
     asked_by: Person
     asked_at: UtcDateTime
+
+
+class SopDraft(Draft):
+    """A draft as the request carries it, with its base version's text for diffs and rebases."""
+
+    base_text: str
+
+    @model_validator(mode="after")
+    def _base_bound(self) -> SopDraft:
+        if content_hash(self.base_text) != self.base_hash:
+            raise ValueError("base_hash does not match the base text")
+        return self
+
+    @classmethod
+    def on(cls, base: SopVersion, draft: Draft) -> SopDraft:
+        """`draft` with the text of `base`, the version it was built on."""
+        return cls(**draft.model_dump(), base_text=base.text)
+
+    def diff(self) -> str:
+        """The full unified diff from the base version to the draft."""
+        label = f"{self.sop_id} v{self.base_version}"
+        return render_diff(self.base_text, self.text, a_label=label, b_label="draft").text
+
+
+class SopConflict(BaseModel):
+    """A draft that clashes with a version published since its base, kept for the owner."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sop_id: str
+    base_version: int
+    current_version: int
+    current_hash: str
+    current_text: str
+    conflict: str
 
 
 class RequestState(BaseModel):
@@ -203,6 +316,11 @@ class RequestState(BaseModel):
     decisions: tuple[Decision, ...] = ()
     question: Question | None = None
     processed: tuple[str, ...] = ()
+    sop_owner_team: str | None = None
+    drafts: tuple[SopDraft, ...] = ()
+    undrafted: tuple[str, ...] = ()
+    conflicts: tuple[SopConflict, ...] = ()
+    published: tuple[PublishedVersion, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> RequestState:
@@ -223,6 +341,24 @@ class RequestState(BaseModel):
         """The routed sign-off entry of `team`, if it signs off this request."""
         return next((s for s in self.signoff if s.team == team), None)
 
+    @property
+    def owner_team(self) -> str:
+        """The team that publishes the SOP update: the route's SOP owner, else the experts."""
+        return self.sop_owner_team or self.expert_team
+
+    @property
+    def draft_hashes(self) -> tuple[str, ...]:
+        """The content hashes of the drafts, in order: what a sign-off decision approves."""
+        return tuple(d.content_hash for d in self.drafts)
+
+    def draft(self, sop_id: str) -> SopDraft | None:
+        """The draft of `sop_id`, if the request has one."""
+        return next((d for d in self.drafts if d.sop_id == sop_id), None)
+
+    def conflict(self, sop_id: str) -> SopConflict | None:
+        """The unresolved conflict of `sop_id`'s draft, if any."""
+        return next((c for c in self.conflicts if c.sop_id == sop_id), None)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -235,6 +371,8 @@ class Outcome:
 def begin(key: str, requester: Person, route: Route, rules: Rules, now: datetime) -> RequestState:
     """The state of a freshly routed request: in EXPERT_REVIEW, sign-off teams snapshotted."""
     teams = [route.expert_team, *(s.team for s in route.signoff)]
+    if route.sop_owner_team is not None:
+        teams.append(route.sop_owner_team)
     missing = [t for t in dict.fromkeys(teams) if t not in rules.teams]
     if missing:
         raise ConfigError(
@@ -256,6 +394,7 @@ def begin(key: str, requester: Person, route: Route, rules: Rules, now: datetime
         expert_team=route.expert_team,
         signoff=tuple(SignoffTeam(team=s.team, quorum=s.quorum) for s in route.signoff),
         on_reject=route.on_reject,
+        sop_owner_team=route.sop_owner_team,
     )
 
 
@@ -265,13 +404,19 @@ def apply(
     rules: Rules,
     delegations: Iterable[DelegationLike],
     now: datetime,
+    *,
+    sops: Mapping[str, SopVersion] | None = None,
 ) -> Outcome:
-    """Apply one event; raise InvalidTransition or NotEntitled (state untouched) if refused."""
+    """Apply one event; raise InvalidTransition or NotEntitled (state untouched) if refused.
+
+    `sops` is the registry's latest version of each SOP the request names (see the module
+    docstring); the caller reads it under the same lock it applies the event under.
+    """
     if event.event_id in state.processed:
         return Outcome(state=state, notices=())
     if state.stage in TERMINAL:
         raise InvalidTransition(f"{state.key} is {state.stage}: it takes no more events")
-    step = _Step(state=state, rules=rules, delegations=tuple(delegations), now=now)
+    step = _Step(state=state, rules=rules, delegations=tuple(delegations), now=now, sops=sops)
     match event:
         case Claim():
             step.claim(event)
@@ -285,6 +430,12 @@ def apply(
             step.reply(event)
         case Cancel():
             step.cancel(event)
+        case PublishSop():
+            step.publish(event)
+        case EditDraft():
+            step.edit(event)
+        case SendBack():
+            step.send_back(event)
     done = step.state.model_copy(update={"processed": (*step.state.processed, event.event_id)})
     return Outcome(state=done, notices=tuple(step.notices))
 
@@ -299,11 +450,13 @@ class _Step:
         rules: Rules,
         delegations: tuple[DelegationLike, ...],
         now: datetime,
+        sops: Mapping[str, SopVersion] | None = None,
     ) -> None:
         self.state = state
         self.rules = rules
         self.delegations = delegations
         self.now = now
+        self.sops = sops
         self.notices: list[Notice] = []
 
     def authorize(self, event: Event, action: Action, *, team: str | None = None) -> ActingAs:
@@ -355,9 +508,39 @@ class _Step:
         who = acting.actor.label
         match assessment.recommendation:
             case Recommendation.PROCEED:
+                drafts, undrafted, problems = self.drafts_for(assessment)
+                if problems:
+                    self.update(assessment=assessment)
+                    self.notices.append(DraftRefused(assessment=assessment, problems=problems))
+                    return
                 number = self.state.round + 1
-                self.update(assessment=assessment, round=number)
+                self.update(
+                    assessment=assessment,
+                    round=number,
+                    drafts=drafts,
+                    undrafted=undrafted,
+                    conflicts=(),
+                    published=(),
+                )
                 self.notices.append(AssessmentRecorded(assessment=assessment, round=number))
+                self.notices += [
+                    DraftPrepared(
+                        sop_id=d.sop_id,
+                        base_version=d.base_version,
+                        content_hash=d.content_hash,
+                        diff=d.diff(),
+                        round=number,
+                    )
+                    for d in drafts
+                ]
+                self.notices += [
+                    DraftUnavailable(
+                        sop_id=sop,
+                        reason=f"{sop} is not in the SOP registry, so there is no version to "
+                        "draft the change against and govflow cannot publish it",
+                    )
+                    for sop in undrafted
+                ]
                 self.move(Stage.SIGN_OFF, f"{who} recommends the change; sign-off round {number}")
                 self.notices.append(SignoffOpened(round=number, teams=self.state.signoff))
                 # A route without sign-off teams has nothing to wait for.
@@ -399,6 +582,7 @@ class _Step:
             reason=event.reason,
             at=event.at,
             event_id=event.event_id,
+            approved_hashes=state.draft_hashes,
         )
         self.update(decisions=(*state.decisions, decision))
         roster = eligible_roster(self.rules, event.team, state.requester)
@@ -473,3 +657,244 @@ class _Step:
         self.notices.append(Cancelled(by=acting.actor, reason=event.reason))
         self.move(Stage.CANCELLED, f"{acting.actor.label} cancelled it: {event.reason}")
         self.update(resume_stage=None, question=None)
+
+    def drafts_for(
+        self, assessment: Assessment
+    ) -> tuple[tuple[SopDraft, ...], tuple[str, ...], tuple[str, ...]]:
+        """The drafts of a PROCEED, the SOPs the registry lacks, and why a change misfits."""
+        if self.sops is None:
+            return (), (), ()
+        try:
+            change = parse_proposed_change(assessment.proposed_change)
+        except ProposedChangeInvalid as exc:
+            return (), (), tuple(p.render() for p in exc.problems)
+        drafts: list[SopDraft] = []
+        undrafted: list[str] = []
+        problems: list[str] = []
+        for sop in assessment.affected_sops:
+            latest = self.sops.get(sop)
+            if latest is None:
+                undrafted.append(sop)
+                continue
+            try:
+                drafts.append(SopDraft.on(latest, draft_from_change(latest, change)))
+            except ProposedChangeInvalid as exc:
+                problems += [f"{sop} v{latest.version}: {p.render()}" for p in exc.problems]
+        return tuple(drafts), tuple(undrafted), tuple(problems)
+
+    def publish(self, event: PublishSop) -> None:
+        """Publish every draft, or rebase and ask again, or stop at a conflict."""
+        acting = self.authorize(event, Action.PUBLISH_SOP, team=self.state.owner_team)
+        state = self.state
+        if state.undrafted:
+            raise InvalidTransition(
+                f"{', '.join(state.undrafted)} had no draft: the SOP registry did not hold it "
+                f"when {state.key} was assessed. Send the request back once it is imported"
+            )
+        if not state.drafts:
+            raise InvalidTransition(
+                f"{state.key} has no SOP draft to publish; send it back to the expert"
+            )
+        if state.conflicts:
+            raise InvalidTransition(
+                f"{', '.join(c.sop_id for c in state.conflicts)} clashes with a newer version: "
+                "edit the draft to reconcile it, or send the request back"
+            )
+        if self.sops is None:
+            return
+        approvals = [d for d in state.round_decisions() if d.verdict is Verdict.APPROVE]
+        if any(d.approved_hashes != state.draft_hashes for d in approvals):
+            self.reopen_signoff(f"the SOP drafts changed after round {state.round} was approved")
+            return
+        ready: list[tuple[SopDraft, SopVersion]] = []
+        drafts: list[SopDraft] = []
+        rebased: list[tuple[SopDraft, SopDraft]] = []
+        conflicts: list[SopConflict] = []
+        for draft in state.drafts:
+            latest = self.latest(draft)
+            drafts.append(draft)
+            if latest.version == draft.base_version:
+                ready.append((draft, latest))
+                continue
+            result = rebase(draft.text, draft.base_text, latest.text)
+            if isinstance(result, Conflict) or result.content_hash == latest.content_hash:
+                conflicts.append(_conflict(draft, latest, result))
+                continue
+            moved = SopDraft(
+                sop_id=draft.sop_id,
+                base_version=latest.version,
+                base_hash=latest.content_hash,
+                base_text=latest.text,
+                text=result.text,
+                kind=draft.kind,
+                sections=draft.sections,
+            )
+            drafts[-1] = moved
+            rebased.append((draft, moved))
+        if conflicts or rebased:
+            self.update(drafts=tuple(drafts), conflicts=tuple(conflicts))
+            self.notices += [
+                DraftRebased(
+                    sop_id=new.sop_id,
+                    from_version=old.base_version,
+                    onto_version=new.base_version,
+                    content_hash=new.content_hash,
+                    diff=new.diff(),
+                )
+                for old, new in rebased
+            ]
+            self.notices += [
+                PublishConflict(
+                    sop_id=c.sop_id,
+                    base_version=c.base_version,
+                    current_version=c.current_version,
+                    conflict=c.conflict,
+                )
+                for c in conflicts
+            ]
+            if not conflicts:
+                onto = ", ".join(f"{new.sop_id} v{new.base_version}" for _, new in rebased)
+                self.reopen_signoff(
+                    f"another request published {onto} meanwhile; the drafts were rebased onto "
+                    "it, and the combined text needs approval"
+                )
+            return
+        effective = self.effective_date(event, [latest for _, latest in ready])
+        versions = tuple(
+            PublishedVersion(
+                sop_id=draft.sop_id, version=latest.version + 1, effective_date=effective
+            )
+            for draft, latest in ready
+        )
+        self.update(published=versions)
+        self.notices += [
+            SopPublished(
+                by=acting.actor,
+                sop_id=draft.sop_id,
+                version=version.version,
+                based_on_version=latest.version,
+                effective_date=effective,
+                content_hash=draft.content_hash,
+                diff=draft.diff(),
+            )
+            for (draft, latest), version in zip(ready, versions, strict=True)
+        ]
+        self.notices.append(ChangePublished(by=acting.actor, versions=versions))
+        refs = ", ".join(f"{v.sop_id} v{v.version}" for v in versions)
+        self.move(Stage.DONE, f"{acting.actor.label} published {refs}, effective {effective}")
+
+    def latest(self, draft: SopDraft) -> SopVersion:
+        """The registry's latest version of the draft's SOP; refused if it cannot be built on."""
+        assert self.sops is not None
+        latest = self.sops.get(draft.sop_id)
+        if latest is None:
+            raise InvalidTransition(f"{draft.sop_id} is no longer in the SOP registry")
+        same = latest.version == draft.base_version
+        if latest.version < draft.base_version or (same and latest.content_hash != draft.base_hash):
+            # The registry only ever adds versions; this is a different registry or a bug.
+            raise InvalidTransition(
+                f"{draft.sop_id} v{latest.version} in the registry is not the version the "
+                f"draft was built on (v{draft.base_version})"
+            )
+        return latest
+
+    def effective_date(self, event: PublishSop, latest: list[SopVersion]) -> date:
+        """The owner's date, or today in their calendar; never before what the registry allows."""
+        floor = max([self.now.astimezone(UTC).date(), *(v.effective_date for v in latest)])
+        if event.effective_date is None:
+            return max(local_date(self.rules, self.state.owner_team, self.now), floor)
+        if event.effective_date < floor:
+            raise InvalidTransition(
+                f"the effective date {event.effective_date} is before {floor}, the earliest "
+                "date these versions can take effect"
+            )
+        return event.effective_date
+
+    def edit(self, event: EditDraft) -> None:
+        """Revise one draft; once no conflict is left, sign-off starts again on the new text."""
+        acting = self.authorize(event, Action.EDIT_SOP, team=self.state.owner_team)
+        state = self.state
+        sop = event.sop_id
+        draft = state.draft(sop)
+        if draft is None:
+            raise InvalidTransition(f"{state.key} has no draft of {sop}")
+        conflict = state.conflict(sop)
+        try:
+            if conflict is None:
+                text = revise_text(draft.text, event.change, what=f"the draft of {sop}")
+                base = (draft.base_version, draft.base_hash, draft.base_text)
+            else:
+                # A conflict is resolved on the newer version: the edit says how ours reads there.
+                where = f"{sop} v{conflict.current_version}"
+                text = revise_text(conflict.current_text, event.change, what=where)
+                base = (conflict.current_version, conflict.current_hash, conflict.current_text)
+        except ProposedChangeInvalid as exc:
+            problems = "; ".join(p.render() for p in exc.problems)
+            raise InvalidTransition(f"The edit does not apply to {sop}: {problems}") from exc
+        revised = SopDraft(
+            sop_id=sop,
+            base_version=base[0],
+            base_hash=base[1],
+            base_text=base[2],
+            text=text,
+            kind=draft.kind,
+            sections=draft.sections,
+        )
+        left = tuple(c for c in state.conflicts if c.sop_id != sop)
+        drafts = tuple(revised if d.sop_id == sop else d for d in state.drafts)
+        self.update(drafts=drafts, conflicts=left)
+        self.notices.append(
+            DraftEdited(
+                by=acting.actor,
+                sop_id=sop,
+                base_version=revised.base_version,
+                previous_hash=draft.content_hash,
+                content_hash=revised.content_hash,
+                diff=revised.diff(),
+            )
+        )
+        if not left:
+            self.reopen_signoff(
+                f"{acting.actor.label} edited the draft of {sop} after sign-off; the approvals "
+                "were given to the previous text"
+            )
+
+    def send_back(self, event: SendBack) -> None:
+        """Return the request to expert review with the owner team's reason."""
+        owner = self.state.owner_team
+        acting = self.authorize(event, Action.SEND_BACK_SOP, team=owner)
+        self.notices.append(SentBack(by=acting.actor, team=owner, reason=event.reason))
+        self.update(conflicts=())
+        who = acting.actor.label
+        self.move(Stage.EXPERT_REVIEW, f"{who} sent the SOP update back: {event.reason}")
+
+    def reopen_signoff(self, reason: str) -> None:
+        """The approved text changed: a fresh sign-off round on the drafts as they are now."""
+        old = self.state.round
+        number = old + 1
+        self.notices.append(SignoffInvalidated(round=old, reason=reason))
+        self.update(round=number, conflicts=())
+        self.move(Stage.SIGN_OFF, f"sign-off round {number}: {reason}")
+        self.notices.append(SignoffOpened(round=number, teams=self.state.signoff))
+        if not self.state.signoff:
+            self.complete_round()
+
+
+def _conflict(draft: SopDraft, latest: SopVersion, result: object) -> SopConflict:
+    """The conflict record of a draft that cannot be replayed on `latest`."""
+    if isinstance(result, Conflict):
+        text = result.render()
+    else:
+        # The newer version already reads as the draft would make it: nothing of ours is left.
+        text = (
+            f"{draft.sop_id} v{latest.version} already contains this change; there is nothing "
+            "left to publish"
+        )
+    return SopConflict(
+        sop_id=draft.sop_id,
+        base_version=draft.base_version,
+        current_version=latest.version,
+        current_hash=latest.content_hash,
+        current_text=latest.text,
+        conflict=text,
+    )

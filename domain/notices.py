@@ -7,6 +7,7 @@ and read them back (`NOTICES.validate_python(row.payload)`).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -129,6 +130,114 @@ class Cancelled(_Notice):
     reason: str
 
 
+class DraftRefused(_Notice):
+    """A PROCEED assessment whose change does not apply to the SOPs as the registry has them."""
+
+    kind: Literal["draft_refused"] = "draft_refused"
+    assessment: Assessment
+    problems: tuple[str, ...]
+
+
+class DraftPrepared(_Notice):
+    """The draft of one SOP that the round's approvers sign off: base version and full diff."""
+
+    kind: Literal["draft_prepared"] = "draft_prepared"
+    sop_id: str
+    base_version: int
+    content_hash: str
+    diff: str
+    round: int
+
+
+class DraftUnavailable(_Notice):
+    """An affected SOP the registry does not hold: sign-off goes on, publication cannot."""
+
+    kind: Literal["draft_unavailable"] = "draft_unavailable"
+    sop_id: str
+    reason: str
+
+
+class DraftEdited(_Notice):
+    """The SOP owner changed a draft after sign-off; its approvals no longer hold."""
+
+    kind: Literal["draft_edited"] = "draft_edited"
+    by: Person
+    sop_id: str
+    base_version: int
+    previous_hash: str
+    content_hash: str
+    diff: str
+
+
+class DraftRebased(_Notice):
+    """Another request published the SOP meanwhile; the draft was replayed on that version."""
+
+    kind: Literal["draft_rebased"] = "draft_rebased"
+    sop_id: str
+    from_version: int
+    onto_version: int
+    content_hash: str
+    diff: str
+
+
+class SignoffInvalidated(_Notice):
+    """The approvals of `round` were given to a text that changed; sign-off starts again."""
+
+    kind: Literal["signoff_invalidated"] = "signoff_invalidated"
+    round: int
+    reason: str
+
+
+class PublishConflict(_Notice):
+    """The SOP moved on and the draft clashes with the newer version: the owner reconciles."""
+
+    kind: Literal["publish_conflict"] = "publish_conflict"
+    sop_id: str
+    base_version: int
+    current_version: int
+    conflict: str
+
+
+class SentBack(_Notice):
+    """The SOP owner team sent the request back to expert review, and why."""
+
+    kind: Literal["sent_back"] = "sent_back"
+    by: Person
+    team: str
+    reason: str
+
+
+class PublishedVersion(BaseModel):
+    """One SOP version a request published, and when it takes effect."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sop_id: str
+    version: int
+    effective_date: date
+
+
+class SopPublished(_Notice):
+    """A draft became a new version of its SOP."""
+
+    kind: Literal["sop_published"] = "sop_published"
+    by: Person
+    sop_id: str
+    version: int
+    based_on_version: int
+    effective_date: date
+    content_hash: str
+    diff: str
+
+
+class ChangePublished(_Notice):
+    """Every draft of the request is published; the request is done."""
+
+    kind: Literal["change_published"] = "change_published"
+    by: Person
+    versions: tuple[PublishedVersion, ...]
+
+
 Notice = Annotated[
     StageChanged
     | Claimed
@@ -141,7 +250,17 @@ Notice = Annotated[
     | ChangesRequested
     | InfoRequested
     | InfoReceived
-    | Cancelled,
+    | Cancelled
+    | DraftRefused
+    | DraftPrepared
+    | DraftUnavailable
+    | DraftEdited
+    | DraftRebased
+    | SignoffInvalidated
+    | PublishConflict
+    | SentBack
+    | SopPublished
+    | ChangePublished,
     Field(discriminator="kind"),
 ]
 

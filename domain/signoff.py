@@ -64,6 +64,8 @@ class Decision(BaseModel):
     reason: str = ""
     at: UtcDateTime
     event_id: str = Field(min_length=1)
+    # The content hashes of the SOP drafts on the card, in draft order: what was approved.
+    approved_hashes: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _reasoned(self) -> Decision:

@@ -430,7 +430,12 @@ def draft_from_change(base_version: SopVersion, proposed_change: ProposedChange 
 
 def _apply_edits(base: SopVersion, edits: tuple[SectionEdit, ...]) -> str:
     """The base text with section edits applied, or ProposedChangeInvalid naming each misfit."""
-    lines = normalize_text(base.text).rstrip("\n").split("\n")
+    return _edit_text(base.text, f"version {base.version}", edits)
+
+
+def _edit_text(text: str, what: str, edits: tuple[SectionEdit, ...]) -> str:
+    """`text` (called `what` in problems) with section edits applied."""
+    lines = normalize_text(text).rstrip("\n").split("\n")
     found = _sections(lines)
     where: dict[tuple[int, ...], list[_Section]] = {}
     for section in found:
@@ -448,7 +453,7 @@ def _apply_edits(base: SopVersion, edits: tuple[SectionEdit, ...]) -> str:
             problems.append(
                 ChangeProblem(
                     edit.line,
-                    f"version {base.version} has several sections {edit.number} (lines {lines_at})",
+                    f"{what} has several sections {edit.number} (lines {lines_at})",
                     "send the whole text after `@replace`",
                 )
             )
@@ -467,7 +472,7 @@ def _apply_edits(base: SopVersion, edits: tuple[SectionEdit, ...]) -> str:
                 problems.append(
                     ChangeProblem(
                         edit.line,
-                        f"there is no section {edit.number} to delete in version {base.version}",
+                        f"there is no section {edit.number} to delete in {what}",
                         f"sections are {_listing(found)}",
                     )
                 )
@@ -495,6 +500,49 @@ def _apply_edits(base: SopVersion, edits: tuple[SectionEdit, ...]) -> str:
     if problems:
         raise ProposedChangeInvalid(problems)
     return _rebuild(lines, replace, insert)
+
+
+def revise_text(text: str, proposed_change: ProposedChange | str, *, what: str) -> str:
+    """`text` with a change in the proposed-change format applied; refused if it stays as is."""
+    change = (
+        parse_proposed_change(proposed_change)
+        if isinstance(proposed_change, str)
+        else proposed_change
+    )
+    if change.kind is ChangeKind.REPLACE:
+        revised = normalize_text(change.text)
+    else:
+        revised = _edit_text(text, what, change.edits)
+    if content_hash(revised) == content_hash(text):
+        raise ProposedChangeInvalid(
+            [
+                ChangeProblem(
+                    None,
+                    f"the change leaves {what} exactly as it was",
+                    "check the section numbers and the new wording",
+                )
+            ]
+        )
+    return revised
+
+
+def edit_template(base_text: str, draft_text: str) -> str:
+    """The draft's sections that differ from the base, as section edits a person can revise.
+
+    Applied to the draft the template changes nothing, so it is what an edit form starts
+    from; "" when the drafts differ only outside numbered sections (or not at all).
+    """
+    base = normalize_text(base_text).rstrip("\n").split("\n")
+    draft = normalize_text(draft_text).rstrip("\n").split("\n")
+    before = {s.number: base[s.start : s.end] for s in _sections(base)}
+    blocks: list[str] = []
+    for section in _sections(draft):
+        own = draft[section.start : section.end]
+        if before.get(section.number) != own:
+            while own and not own[-1]:
+                own = own[:-1]
+            blocks.append("\n".join(own))
+    return "\n\n".join(blocks)
 
 
 def _insertion_point(found: list[_Section], number: tuple[int, ...]) -> int:

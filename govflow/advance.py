@@ -2,6 +2,13 @@
 
 Safe to run twice (an applied event is marked processed in the same transaction) and never
 waits for a human: an event that is not allowed is refused, audited and marked processed.
+
+The SOP registry is read here and handed to the pure lifecycle as values: the latest version
+of each affected SOP when an assessment is applied (to build the drafts), and, for a
+publication, the latest versions read after locking those SOPs' rows, so that what the
+lifecycle decides (publish, rebase, conflict) still holds when the versions are written in
+the same transaction. A publication the registry refuses is rolled back to its savepoint
+and the event refused, never half-done.
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ from datetime import datetime
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from domain.errors import InvalidTransition, NotEntitled
-from domain.lifecycle import EVENTS, RequestState, apply
-from domain.notices import Notice
+from domain.errors import InvalidTransition, LedgerError, NotEntitled, UnknownSop
+from domain.lifecycle import EVENTS, Event, PublishSop, RequestState, SubmitAssessment, apply
+from domain.notices import Notice, SopPublished
+from domain.sop import SopVersion
 from domain.stages import Stage
 from govflow.delegation_sources import known_delegations
 from govflow.effects import EffectContext, EffectWriter
@@ -22,6 +30,7 @@ from integrations.db.audit import record_audit
 from integrations.db.events import unprocessed_events
 from integrations.db.models import EventRow, RequestRow
 from integrations.db.requests import lock_request_by_id
+from integrations.db.sops import latest_versions, lock_sops, publish_version
 
 ACTOR = "govflow"
 
@@ -63,9 +72,17 @@ def advance_request(
     for event_row in events:
         try:
             event = EVENTS.validate_python(event_row.payload)
-            outcome = apply(state, event, context.rules, delegations, now)
+            sops = _registry_for(session, state, event)
+            outcome = apply(state, event, context.rules, delegations, now, sops=sops)
         except (NotEntitled, InvalidTransition, ValidationError) as refusal:
             _refuse(session, row, event_row, _reason(refusal), now)
+            summary.refused += 1
+            continue
+        try:
+            with session.begin_nested():
+                _publish(session, row, outcome.state, event, outcome.notices, now)
+        except (LedgerError, UnknownSop) as refusal:
+            _refuse(session, row, event_row, f"the SOP registry refused: {refusal}", now)
             summary.refused += 1
             continue
         event_row.processed_at = now
@@ -97,7 +114,57 @@ def holder_of(state: RequestState) -> str:
         return ",".join(t.team for t in state.signoff)
     if state.stage == Stage.NEEDS_INFO:
         return "requester"
+    if state.stage == Stage.SOP_UPDATE:
+        return state.owner_team
     return "govflow"
+
+
+def _registry_for(
+    session: Session, state: RequestState, event: Event
+) -> dict[str, SopVersion] | None:
+    """The latest versions `apply` needs for `event`; None when it needs none."""
+    if isinstance(event, SubmitAssessment):
+        return latest_versions(session, event.assessment.affected_sops)
+    if isinstance(event, PublishSop):
+        ids = [d.sop_id for d in state.drafts]
+        # Locked before reading: the versions must not move between the plan and the write.
+        lock_sops(session, ids)
+        return latest_versions(session, ids)
+    return None
+
+
+def _publish(
+    session: Session,
+    row: RequestRow,
+    state: RequestState,
+    event: Event,
+    notices: tuple[Notice, ...],
+    now: datetime,
+) -> None:
+    """Write the versions the lifecycle decided to publish; LedgerError if one differs."""
+    author = event.actor.email or event.actor.slack_id or event.actor.label
+    changelog = f"{row.jira_key}: {row.summary}".strip()
+    for notice in notices:
+        if not isinstance(notice, SopPublished):
+            continue
+        draft = state.draft(notice.sop_id)
+        if draft is None or draft.content_hash != notice.content_hash:
+            raise LedgerError(f"{row.jira_key}: no draft of {notice.sop_id} matches the plan")
+        version = publish_version(
+            session,
+            notice.sop_id,
+            draft.text,
+            based_on_version=notice.based_on_version,
+            author=author[:320],
+            effective_date=notice.effective_date,
+            changelog=changelog,
+            jira_key=row.jira_key,
+            now=now,
+        )
+        if version != notice.version:
+            raise LedgerError(
+                f"{notice.sop_id}: the registry made version {version}, not {notice.version}"
+            )
 
 
 def _audit_notices(

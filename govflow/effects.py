@@ -1,4 +1,11 @@
-"""What each lifecycle notice tells whom: notices in, outbox rows out (one transaction)."""
+"""What each lifecycle notice tells whom: notices in, outbox rows out (one transaction).
+
+Cards posted once and updated in place are found again through `RequestRow.facts`: the
+expert's assignment card (`assignment_card`) and the SOP owner team's update card
+(`sop_update_card`, posted when sign-off completes, one per completed round). Each SOP version
+published is announced once per channel of `sops.announce_channels`, under the key
+`{jira_key}:announce:{sop}:{version}:{channel}`, so a repeated step queues nothing new.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +28,10 @@ from domain.notices import (
     InfoRequested,
     Notice,
     Rejected,
+    SentBack,
     SignoffComplete,
     SignoffOpened,
+    SopPublished,
     StageChanged,
 )
 from domain.stages import Stage
@@ -36,7 +45,10 @@ from integrations.slack.cards import (
     assignment_view,
     render_approval_card,
     render_assignment_card,
+    render_sop_announcement,
+    render_sop_update_card,
     request_card_from_state,
+    sop_update_view,
 )
 from integrations.slack.notices import thread_reply
 
@@ -81,6 +93,7 @@ class EffectWriter:
     def notices(self, state: RequestState, notices: Sequence[Notice], origin: str) -> None:
         """Queue thread replies, Jira comments, transitions and card changes for `notices`."""
         rules = self.context.rules
+        posted = self.row.facts.get("sop_update_card")
         for index, notice in enumerate(notices):
             suffix = f"{origin}:{index}"
             reply = thread_reply(notice, rules)
@@ -97,6 +110,10 @@ class EffectWriter:
             if isinstance(notice, StageChanged):
                 self.transition(notice.to_stage, suffix)
             self._cards_for(state, notice, suffix)
+        card = self.row.facts.get("sop_update_card")
+        if notices and card is not None and card == posted:
+            # Any change may close, pause or reopen the owner's card; newer updates supersede.
+            self._update_sop_card(state, str(card), origin)
 
     def transition(self, stage: Stage, suffix: str) -> None:
         """Move the Jira issue to the status mapped for `stage`, if any."""
@@ -147,10 +164,71 @@ class EffectWriter:
         ):
             for signoff in state.signoff:
                 self._update_approval(state, signoff.team, suffix)
-        if isinstance(notice, Claimed | AssessmentRecorded | ChangesRequested | Rejected):
+        if isinstance(
+            notice, Claimed | AssessmentRecorded | ChangesRequested | Rejected | SentBack
+        ):
             self._update_assignment(state, suffix)
-        if isinstance(notice, ChangesRequested) and state.stage == Stage.EXPERT_REVIEW:
+        sent_back = isinstance(notice, ChangesRequested | SentBack)
+        if sent_back and state.stage == Stage.EXPERT_REVIEW:
             self.assignment_card(state)
+        if isinstance(notice, SignoffComplete) and state.stage == Stage.SOP_UPDATE:
+            self.sop_update_card(state)
+        if isinstance(notice, SopPublished):
+            self.announce(notice)
+
+    def sop_update_card(self, state: RequestState) -> None:
+        """Post the SOP owner team's update card for the round just signed off."""
+        earlier = self.row.facts.get("sop_update_card")
+        if earlier is not None:
+            # The card of an earlier round must stop offering Publish on drafts since changed.
+            self._update_sop_card(state, str(earlier), f"before:{state.round}")
+        view = self._sop_update_view(state, state.round)
+        text, blocks = render_sop_update_card(view)
+        channel = self.context.rules.teams[state.owner_team].slack_channel
+        card = self.queue(
+            EffectKind.SLACK_POST,
+            {"channel": channel, "text": text, "blocks": blocks},
+            f"sop_update:{state.round}",
+        )
+        facts = {"sop_update_card": card, "sop_update_round": state.round}
+        self.row.facts = {**self.row.facts, **facts}
+
+    def announce(self, notice: SopPublished) -> None:
+        """Announce a published version in every configured channel, once per channel."""
+        text, blocks = render_sop_announcement(
+            jira_key=self.row.jira_key,
+            summary=self.row.summary,
+            jira_url=self.context.issue_url(self.row.jira_key),
+            sop_id=notice.sop_id,
+            version=notice.version,
+            effective_date=notice.effective_date,
+            diff=notice.diff,
+        )
+        for channel in self.context.rules.sops.announce_channels:
+            self.queue(
+                EffectKind.SLACK_POST,
+                {"channel": channel, "text": text, "blocks": blocks},
+                f"announce:{notice.sop_id}:{notice.version}:{channel}",
+            )
+
+    def _update_sop_card(self, state: RequestState, card: str, origin: str) -> None:
+        round_ = int(self.row.facts.get("sop_update_round", state.round))
+        text, blocks = render_sop_update_card(self._sop_update_view(state, round_))
+        self.queue(
+            EffectKind.SLACK_CARD_UPDATE,
+            {"card": card, "text": text, "blocks": blocks},
+            f"card:sop_update:{origin}",
+        )
+
+    def _sop_update_view(self, state: RequestState, round_: int) -> Any:
+        return sop_update_view(
+            state,
+            self.context.rules,
+            summary=self.row.summary,
+            jira_url=self.context.issue_url(self.row.jira_key),
+            thread_url=self._thread_url(),
+            round=round_,
+        )
 
     def _update_approval(self, state: RequestState, team: str, suffix: str) -> None:
         text, blocks = render_approval_card(self._approval_view(state, team))

@@ -10,6 +10,7 @@ so the two orders agree. Nothing here commits: the caller owns the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -153,6 +154,27 @@ def _add_version(
         )
     )
     session.flush()
+
+
+def lock_sops(session: Session, sop_ids: Iterable[str]) -> list[str]:
+    """Lock the SOPs' rows for this transaction, in id order; the ids the registry holds.
+
+    A publisher reads the latest versions after this, so they cannot move before it
+    publishes; the fixed order keeps two publishers of overlapping SOPs from deadlocking.
+    """
+    wanted = sorted(set(sop_ids))
+    query = select(SopRow.id).where(SopRow.id.in_(wanted)).order_by(SopRow.id).with_for_update()
+    return list(session.scalars(query))
+
+
+def latest_versions(session: Session, sop_ids: Iterable[str]) -> dict[str, SopVersion]:
+    """The latest version of each of `sop_ids` the registry holds (unknown ids left out)."""
+    found: dict[str, SopVersion] = {}
+    for sop_id in dict.fromkeys(sop_ids):
+        row = session.scalar(_versions(sop_id).order_by(SopVersionRow.version.desc()).limit(1))
+        if row is not None:
+            found[sop_id] = _version(row)
+    return found
 
 
 def find_sop(session: Session, sop_id: str) -> SopRecord | None:

@@ -24,15 +24,25 @@ from domain.lifecycle import MAX_COMMENT
 from domain.notices import (
     AssessmentRecorded,
     Cancelled,
+    ChangePublished,
     ChangesRequested,
     Claimed,
     DecisionRecorded,
+    DraftEdited,
+    DraftPrepared,
+    DraftRebased,
+    DraftRefused,
+    DraftUnavailable,
     InfoReceived,
     InfoRequested,
     Notice,
+    PublishConflict,
     Rejected,
+    SentBack,
     SignoffComplete,
+    SignoffInvalidated,
     SignoffOpened,
+    SopPublished,
     StageChanged,
     TeamSignedOff,
 )
@@ -80,7 +90,34 @@ def jira_comment(notice: Notice, rules: Rules, *, requester_account_id: str | No
             return _question(notice, requester_account_id)
         case Cancelled():
             return _bounded(f"*Request cancelled* by {_name(notice.by)}:\n{_quote(notice.reason)}")
-        case StageChanged() | Claimed() | DecisionRecorded() | InfoReceived():
+        case SignoffInvalidated():
+            return _bounded(
+                f"*Sign-off needed again* (round {notice.round} no longer holds):\n"
+                f"{_quote(notice.reason)}\n"
+                "The teams decide again on the SOP text as it now reads."
+            )
+        case SentBack():
+            return _bounded(
+                f"*SOP update sent back* to the expert team by {_team(rules, notice.team)} "
+                f"({_name(notice.by)}):\n{_quote(notice.reason)}\n"
+                "The expert team will revise its assessment and send it for sign-off again."
+            )
+        case ChangePublished():
+            return _published(notice)
+        case (
+            StageChanged()
+            | Claimed()
+            | DecisionRecorded()
+            | InfoReceived()
+            | DraftRefused()
+            | DraftPrepared()
+            | DraftUnavailable()
+            | DraftEdited()
+            | DraftRebased()
+            | PublishConflict()
+            | SopPublished()
+        ):
+            # Drafts and conflicts are the working detail of the teams, told in Slack.
             return None
 
 
@@ -100,6 +137,16 @@ def _assessment(notice: AssessmentRecorded) -> str | None:
     ]
     if assessment.proposed_change.strip():
         lines += ["*Proposed change:*", _noformat(assessment.proposed_change)]
+    return _bounded("\n".join(lines))
+
+
+def _published(notice: ChangePublished) -> str:
+    lines = [f"*SOP update published* by {_name(notice.by)}:"]
+    lines += [
+        f"* {_wiki(v.sop_id)} version {v.version}, effective {v.effective_date.isoformat()}"
+        for v in notice.versions
+    ]
+    lines.append("Reviewers are trained on the new versions from their effective dates.")
     return _bounded("\n".join(lines))
 
 

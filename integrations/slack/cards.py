@@ -1,4 +1,5 @@
-"""The expert's assignment card, each sign-off team's approval card, and the thread root's card.
+"""govflow's Slack cards: the expert's assignment card, each sign-off team's approval card,
+the SOP owner's update card, the publication announcement, and the thread root's card.
 
 Renderers take a view of plain fields (strings and lists), so the advance step can fill one
 from anything; `assignment_view`, `approval_view` and `request_card_from_state` fill them from
@@ -22,6 +23,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     SectionBlock,
@@ -29,9 +31,10 @@ from slack_sdk.models.blocks import (
 
 from config.rules import QuorumKind, Rules
 from domain.entitlement import DelegationLike, as_delegations, eligible_roster, team_label
-from domain.lifecycle import RequestState
+from domain.lifecycle import RequestState, SopDraft
 from domain.people import Person, roster_member
 from domain.signoff import Decision, TeamState, Verdict, decision_for, progress_text, tally
+from domain.sop_merge import render_diff
 from domain.stages import Stage
 from integrations.slack.blocks import (
     BLANK,
@@ -61,6 +64,11 @@ PREVIEW = 1200
 # each "Approve for" button's action id unique within its block, as Slack requires.
 MAX_DELEGATE_BUTTONS = 10
 MAX_FACTS = 6
+# A diff on a card: rendered to this many characters (whole hunks first), then clipped as
+# mrkdwn; the thread carries the full diff. Past MAX_CARD_DRAFTS drafts the thread lists them.
+DIFF_PREVIEW = 1800
+DIFF_BLOCK = 2600
+MAX_CARD_DRAFTS = 5
 
 RECOMMENDATION_LABELS = {
     "PROCEED": "Proceed to sign-off",
@@ -137,6 +145,55 @@ class DelegateButton:
 
 
 @dataclass(frozen=True)
+class DraftDiff:
+    """One SOP draft as a card shows it: its base version and a diff cut to fit."""
+
+    sop_id: str
+    base_version: int
+    diff: str
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class ConflictView:
+    """A draft that clashes with a newer version of its SOP, and the clashing hunks."""
+
+    sop_id: str
+    base_version: int
+    current_version: int
+    conflict: str
+
+
+@dataclass(frozen=True)
+class SopUpdateView:
+    """What the SOP owner team's update card shows for the drafts of one sign-off round."""
+
+    jira_key: str
+    round: int
+    current_round: int
+    stage: str
+    summary: str
+    jira_url: str
+    thread_url: str
+    owner_team: str
+    drafts: list[DraftDiff] = field(default_factory=list)
+    conflicts: list[ConflictView] = field(default_factory=list)
+    undrafted: list[str] = field(default_factory=list)
+    published: list[tuple[str, int, str]] = field(default_factory=list)
+    outcome: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the owner can still act on this card."""
+        return self.round == self.current_round and self.stage == Stage.SOP_UPDATE
+
+    @property
+    def can_publish(self) -> bool:
+        """Whether every draft is ready: none missing, none in conflict."""
+        return bool(self.drafts) and not self.conflicts and not self.undrafted
+
+
+@dataclass(frozen=True)
 class ApprovalView:
     """What one sign-off team's approval card shows for one round."""
 
@@ -161,6 +218,7 @@ class ApprovalView:
     decisions: list[DecisionLine] = field(default_factory=list)
     delegations: list[DelegateButton] = field(default_factory=list)
     other_teams: list[tuple[str, str]] = field(default_factory=list)
+    drafts: list[DraftDiff] = field(default_factory=list)
 
     @property
     def is_stale(self) -> bool:
@@ -270,7 +328,182 @@ def render_approval_card(view: ApprovalView) -> tuple[str, Blocks]:
     return clip_mrkdwn(text, MESSAGE_TEXT), [b.to_dict() for b in blocks]
 
 
+def render_sop_update_card(view: SopUpdateView) -> tuple[str, Blocks]:
+    """The SOP owner team's card: each draft's diff, conflicts, then Publish/Edit/Send back."""
+    if view.is_open:
+        text = f"{view.jira_key} is signed off: publish its SOP update ({view.summary})"
+    else:
+        text = f"{view.jira_key} · SOP update: {_sop_final_state(view)}"
+    blocks: list[Block] = [
+        HeaderBlock(text=plain_text(f"SOP update · {view.owner_team}", HEADER_TEXT)),
+        SectionBlock(
+            text=mrkdwn_text(
+                f"*{link(view.jira_url, f'{view.jira_key} · {view.summary}', 2600)}*\n"
+                f"{link(view.thread_url, 'Discussion thread', 300)} · signed off in round "
+                f"{view.round}"
+            )
+        ),
+    ]
+    conflicts = {c.sop_id: c for c in view.conflicts}
+    for index, draft in enumerate(view.drafts[:MAX_CARD_DRAFTS]):
+        blocks.append(_diff_section(draft, view.thread_url))
+        conflict = conflicts.get(draft.sop_id)
+        if conflict is not None:
+            shown, _ = code_preview(conflict.conflict, DIFF_BLOCK)
+            head = (
+                f"⚠️ *{clip_mrkdwn(draft.sop_id, 64)} v{conflict.current_version} was published "
+                "since, and it clashes with this draft.* Edit to say how the change reads on "
+                "the newer version, or send the request back."
+            )
+            blocks.append(SectionBlock(text=mrkdwn_text(f"{head}\n{shown}")))
+        if view.is_open:
+            value = button_value(view.jira_key, view.round, sop=draft.sop_id)
+            label = "Resolve conflict" if conflict is not None else "Edit draft"
+            blocks.append(
+                ActionsBlock(
+                    block_id=f"govflow.sop_edit.{index}",
+                    elements=[_button(f"{label} · {draft.sop_id}", ActionId.SOP_EDIT, value)],
+                )
+            )
+    if len(view.drafts) > MAX_CARD_DRAFTS:
+        more = len(view.drafts) - MAX_CARD_DRAFTS
+        blocks.append(
+            ContextBlock(elements=[mrkdwn_text(f"…and {more} more drafts, in the thread")])
+        )
+    for sop in view.undrafted[:10]:
+        blocks.append(
+            SectionBlock(
+                text=mrkdwn_text(
+                    f"⚠️ *{clip_mrkdwn(sop, 64)}* has no draft: the SOP registry did not hold it "
+                    "when the change was assessed, so govflow cannot publish it. Send the "
+                    "request back once it is imported."
+                )
+            )
+        )
+    if view.is_open:
+        value = button_value(view.jira_key, view.round)
+        elements = [_button("Send back", ActionId.SOP_SEND_BACK, value, style="danger")]
+        if view.can_publish:
+            publish = _button("Publish", ActionId.SOP_PUBLISH, value, style="primary")
+            publish.confirm = ConfirmObject(
+                title="Publish the SOP update?",
+                text=f"Each draft becomes the next version of its SOP, effective today "
+                f"({len(view.drafts)} SOP{'s' if len(view.drafts) != 1 else ''}).",
+                confirm="Publish",
+                deny="Not yet",
+            )
+            elements.insert(0, publish)
+        blocks.append(ActionsBlock(block_id="govflow.sop_update", elements=elements))
+    else:
+        blocks.append(SectionBlock(text=mrkdwn_text(clip_mrkdwn(_sop_final_state(view), 2900))))
+    blocks.append(_links(view.jira_url, view.thread_url, f"Round {view.round}"))
+    return clip_mrkdwn(text, MESSAGE_TEXT), [b.to_dict() for b in blocks]
+
+
+def render_sop_announcement(
+    *,
+    jira_key: str,
+    summary: str,
+    jira_url: str,
+    sop_id: str,
+    version: int,
+    effective_date: date,
+    diff: str,
+) -> tuple[str, Blocks]:
+    """The announcement of a published SOP version to a training or BPO channel."""
+    text = f"{sop_id} v{version} is published, effective {effective_date.isoformat()}: {summary}"
+    rendered = render_diff_preview(diff)
+    shown, cut = code_preview(rendered.diff, DIFF_BLOCK)
+    tail = ""
+    if cut or rendered.truncated:
+        tail = "\n_The diff is cut short; the full text is in the SOP registry._"
+    blocks: list[Block] = [
+        HeaderBlock(text=plain_text(f"📘 {sop_id} v{version} published", HEADER_TEXT)),
+        SectionBlock(
+            text=mrkdwn_text(
+                f"*{clip_mrkdwn(summary, 1500)}*\nEffective *{effective_date.isoformat()}* · "
+                f"{link(jira_url, jira_key, 600)}"
+            )
+        ),
+        SectionBlock(text=mrkdwn_text(f"*What changed*\n{shown}{tail}")),
+        ContextBlock(
+            elements=[
+                mrkdwn_text(
+                    clip_mrkdwn(
+                        f"See it all: govflow sop show {sop_id} --version {version} · "
+                        f"govflow sop diff {sop_id} {max(version - 1, 1)} {version}",
+                        CONTEXT_TEXT,
+                    )
+                )
+            ]
+        ),
+    ]
+    return clip_mrkdwn(text, MESSAGE_TEXT), [b.to_dict() for b in blocks]
+
+
+@dataclass(frozen=True)
+class _Preview:
+    diff: str
+    truncated: bool
+
+
+def render_diff_preview(diff: str) -> _Preview:
+    """A full unified diff cut to a card's budget at a line end, whole lines only."""
+    if len(diff) <= DIFF_PREVIEW:
+        return _Preview(diff, False)
+    kept: list[str] = []
+    used = 0
+    for line in diff.split("\n"):
+        if used + len(line) + 1 > DIFF_PREVIEW - 60:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    omitted = diff.count("\n") + 1 - len(kept)
+    kept.append(f"... {omitted} more diff lines not shown")
+    return _Preview("\n".join(kept), True)
+
+
 # --- views from state -------------------------------------------------------------------
+
+
+def draft_diff(draft: SopDraft) -> DraftDiff:
+    """A draft's diff against its base, cut to a card's budget."""
+    label = f"{draft.sop_id} v{draft.base_version}"
+    diff = render_diff(
+        draft.base_text, draft.text, max_chars=DIFF_PREVIEW, a_label=label, b_label="draft"
+    )
+    return DraftDiff(draft.sop_id, draft.base_version, diff.text, diff.truncated)
+
+
+def sop_update_view(
+    state: RequestState,
+    rules: Rules,
+    *,
+    summary: str,
+    jira_url: str,
+    thread_url: str,
+    round: int | None = None,
+) -> SopUpdateView:
+    """The SOP update card's view of `state` for the drafts of `round` (default: current)."""
+    return SopUpdateView(
+        jira_key=state.key,
+        round=state.round if round is None else round,
+        current_round=state.round,
+        stage=state.stage.value,
+        summary=summary,
+        jira_url=jira_url,
+        thread_url=thread_url,
+        owner_team=team_label(rules, state.owner_team),
+        drafts=[draft_diff(d) for d in state.drafts],
+        conflicts=[
+            ConflictView(c.sop_id, c.base_version, c.current_version, c.conflict)
+            for c in state.conflicts
+        ],
+        undrafted=list(state.undrafted),
+        published=[(p.sop_id, p.version, p.effective_date.isoformat()) for p in state.published],
+        outcome=_outcome(state, rules),
+    )
+
 
 
 def assignment_view(
@@ -356,6 +589,7 @@ def approval_view(
             for s in state.signoff
             if s.team != team and shown == state.round
         ],
+        drafts=[draft_diff(d) for d in state.drafts] if shown == state.round else [],
     )
 
 
@@ -449,10 +683,17 @@ def _assessment_fields(view: ApprovalView) -> list[Any]:
 
 
 def _assessment_texts(view: ApprovalView) -> list[Block]:
-    """The proposed change (verbatim, clipped) and the rationale, pointing at the thread."""
+    """The drafts' diffs (else the proposed change) and the rationale, pointing at the thread."""
     blocks: list[Block] = []
     more = link(view.thread_url, "full text in the thread", 400)
-    if view.proposed_change.strip():
+    # The diffs are what the approval binds to; the typed change would only repeat them.
+    blocks += [_diff_section(d, view.thread_url) for d in view.drafts[:MAX_CARD_DRAFTS]]
+    if len(view.drafts) > MAX_CARD_DRAFTS:
+        more_drafts = len(view.drafts) - MAX_CARD_DRAFTS
+        blocks.append(
+            ContextBlock(elements=[mrkdwn_text(f"…and {more_drafts} more drafts, in the thread")])
+        )
+    if view.proposed_change.strip() and not view.drafts:
         shown, cut = code_preview(view.proposed_change, PREVIEW)
         tail = f"\n_Clipped; {more}_" if cut else ""
         blocks.append(SectionBlock(text=mrkdwn_text(f"*Proposed change*\n{shown}{tail}")))
@@ -462,6 +703,31 @@ def _assessment_texts(view: ApprovalView) -> list[Block]:
         tail = f"\n_Clipped; {more}_" if cut else ""
         blocks.append(SectionBlock(text=mrkdwn_text(f"*Rationale*\n{body}{tail}")))
     return blocks
+
+
+def _diff_section(draft: DraftDiff, thread_url: str) -> SectionBlock:
+    """One draft's diff in a code block, saying where the full one is when it was cut."""
+    shown, cut = code_preview(draft.diff, DIFF_BLOCK)
+    head = f"*Draft of {clip_mrkdwn(draft.sop_id, 64)}* · changes v{draft.base_version}"
+    tail = ""
+    if cut or draft.truncated:
+        tail = f"\n_Diff cut short; {link(thread_url, 'full diff in the thread', 400)}_"
+    return SectionBlock(text=mrkdwn_text(f"{head}\n{shown}{tail}"))
+
+
+def _sop_final_state(view: SopUpdateView) -> str:
+    """What became of an SOP update card that no longer takes clicks."""
+    if view.stage == Stage.DONE and view.published:
+        versions = ", ".join(f"{sop} v{n} (effective {on})" for sop, n, on in view.published)
+        return f"✅ *Published*: {clip_mrkdwn(versions, 2000)}"
+    if view.round != view.current_round:
+        return (
+            f"🔁 The drafts changed after round {view.round}; they are in sign-off again "
+            f"(round {view.current_round}), which posts a new card when it completes"
+        )
+    if view.stage == Stage.EXPERT_REVIEW:
+        return "↩️ *Sent back* to expert review; nothing was published"
+    return CLOSED_BY_STAGE.get(view.stage, f"*{STAGE_LABELS.get(view.stage, view.stage)}*")
 
 
 def _decision_line(line: DecisionLine) -> str:
@@ -629,9 +895,13 @@ def _outcome(state: RequestState, rules: Rules) -> str:
             risk = f" (risk {assessment.risk.value})" if assessment else ""
             return f"Recommended{risk}; sign-off round {state.round} is open"
         case Stage.SOP_UPDATE:
+            if state.conflicts:
+                clashing = ", ".join(c.sop_id for c in state.conflicts)
+                return f"{clashing} clashes with a newer version; the SOP owner reconciles it"
             return f"Every team signed off round {state.round}; the SOP update is next"
         case Stage.DONE:
-            return "The SOP update is published"
+            versions = ", ".join(f"{p.sop_id} v{p.version}" for p in state.published)
+            return f"Published {versions}" if versions else "The SOP update is published"
         case Stage.REJECTED:
             decision = _pushback(state)
             if decision is not None and decision.verdict is Verdict.REJECT:

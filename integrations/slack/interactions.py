@@ -9,7 +9,8 @@ defined here, so the two sides cannot drift:
   `SubmissionErrors.errors`, which Slack shows under the input with that block id.
 - `button_value` / `modal_metadata`: compact JSON, `{"k": jira_key, "r": round}` plus
   `"t": team` on sign-off buttons, `"o": roster entry` on "Approve for" buttons, and
-  `"c": channel, "m": message_ts` (the card the modal was opened from) in modal metadata.
+  `"c": channel, "m": message_ts` (the card the modal was opened from) in modal metadata,
+  and `"s": SOP id` on the SOP update card's Edit buttons and in the edit modal.
 
 Parsing is total: on any input (missing keys, wrong types, huge strings, bad JSON, deep
 nesting) the parsers answer with a value or `PayloadInvalid`, never another exception.
@@ -40,8 +41,11 @@ from domain.lifecycle import (
     AskRequester,
     Claim,
     Decide,
+    EditDraft,
     Event,
+    PublishSop,
     RequestState,
+    SendBack,
     SubmitAssessment,
 )
 from domain.people import Person, person_from_entry
@@ -59,6 +63,9 @@ class ActionId(StrEnum):
     APPROVE_FOR = "govflow.approve_for"
     REJECT = "govflow.reject"
     CHANGES = "govflow.changes"
+    SOP_PUBLISH = "govflow.sop_publish"
+    SOP_EDIT = "govflow.sop_edit"
+    SOP_SEND_BACK = "govflow.sop_send_back"
 
 
 class InputId(StrEnum):
@@ -72,10 +79,20 @@ class InputId(StrEnum):
     REASON = "reason"
     FEEDBACK = "feedback"
     QUESTION = "question"
+    DRAFT = "draft"
 
 
 # Buttons that only open a modal: the event comes with the modal's submission.
-OPENS_MODAL = frozenset({ActionId.ASSESS, ActionId.REJECT, ActionId.CHANGES, ActionId.ASK})
+OPENS_MODAL = frozenset(
+    {
+        ActionId.ASSESS,
+        ActionId.REJECT,
+        ActionId.CHANGES,
+        ActionId.ASK,
+        ActionId.SOP_EDIT,
+        ActionId.SOP_SEND_BACK,
+    }
+)
 # Modals that exist, by callback id.
 MODAL_CALLBACKS = OPENS_MODAL
 # Buttons and modals that act for one sign-off team and must name it.
@@ -84,8 +101,19 @@ TEAM_ACTIONS = frozenset(
 )
 # Those whose effect depends on the round the card showed (see `ensure_current`).
 ROUND_BOUND = frozenset(
-    {ActionId.ASSESS, ActionId.APPROVE, ActionId.APPROVE_FOR, ActionId.REJECT, ActionId.CHANGES}
+    {
+        ActionId.ASSESS,
+        ActionId.APPROVE,
+        ActionId.APPROVE_FOR,
+        ActionId.REJECT,
+        ActionId.CHANGES,
+        ActionId.SOP_PUBLISH,
+        ActionId.SOP_EDIT,
+        ActionId.SOP_SEND_BACK,
+    }
 )
+# The SOP update card's buttons and modals, which act on the drafts of the card's round.
+SOP_ACTIONS = frozenset({ActionId.SOP_PUBLISH, ActionId.SOP_EDIT, ActionId.SOP_SEND_BACK})
 
 # Formats of what we accept from a payload. ASCII classes throughout: `\d` would admit
 # other scripts' digits. Every pattern is bounded, which bounds every string we keep.
@@ -101,6 +129,7 @@ _TRIGGER_ID = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}")
 _URL = re.compile(r"https?://[!-~]{1,2000}")
 _SOP_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_SOP_REF = re.compile(r"SOP(?:-[A-Z0-9]{1,20}){1,3}")
 _NAME_MAX = 120
 MAX_ROUND = 10_000
 # Slack's own caps: a button value holds 2000 characters, private_metadata 3000.
@@ -136,6 +165,7 @@ class ButtonClick:
     message_ts: str | None
     action_ts: str
     user_name: str = ""
+    sop_id: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -162,6 +192,7 @@ class ModalSubmission:
     message_ts: str | None
     team_id: str | None = None
     user_name: str = ""
+    sop_id: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -216,14 +247,18 @@ USAGE = "\n".join(
 
 
 def button_value(
-    jira_key: str, round: int, *, team: str | None = None, on_behalf_of: str | None = None
+    jira_key: str,
+    round: int,
+    *,
+    team: str | None = None,
+    on_behalf_of: str | None = None,
+    sop: str | None = None,
 ) -> str:
-    """The compact JSON a govflow button carries: {"k", "r"} and, if given, "t" and "o"."""
+    """The compact JSON a govflow button carries: {"k", "r"} and, if given, "t", "o", "s"."""
     value: dict[str, str | int] = {"k": jira_key, "r": round}
-    if team is not None:
-        value["t"] = team
-    if on_behalf_of is not None:
-        value["o"] = on_behalf_of
+    for name, given in (("t", team), ("o", on_behalf_of), ("s", sop)):
+        if given is not None:
+            value[name] = given
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -234,10 +269,11 @@ def modal_metadata(
     team: str | None = None,
     channel_id: str | None = None,
     message_ts: str | None = None,
+    sop: str | None = None,
 ) -> str:
-    """The compact JSON `private_metadata` of a govflow modal: {"k", "r", "t"?, "c"?, "m"?}."""
+    """The compact JSON `private_metadata` of a govflow modal: {"k", "r"} and "t", "c", "m", "s"."""
     value: dict[str, str | int] = {"k": jira_key, "r": round}
-    for name, given in (("t", team), ("c", channel_id), ("m", message_ts)):
+    for name, given in (("t", team), ("c", channel_id), ("m", message_ts), ("s", sop)):
         if given is not None:
             value[name] = given
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
@@ -275,6 +311,8 @@ def event_from_click(click: ButtonClick, actor: Person, at: datetime) -> Event |
     try:
         if click.action is ActionId.CLAIM:
             return Claim.model_validate(meta)
+        if click.action is ActionId.SOP_PUBLISH:
+            return PublishSop.model_validate(meta)
         on_behalf_of = None
         if click.action is ActionId.APPROVE_FOR:
             if click.on_behalf_of is None:
@@ -297,6 +335,15 @@ def event_from_submission(sub: ModalSubmission, actor: Person, at: datetime) -> 
     if sub.callback is ActionId.ASK:
         question = _required_text(sub.values, InputId.QUESTION, "Write the question")
         return _event(AskRequester, {**meta, "question": question})
+    if sub.callback is ActionId.SOP_EDIT:
+        change = _required_text(sub.values, InputId.DRAFT, "Write the sections as they should read")
+        problem = _change_problem(change)
+        if problem:
+            raise SubmissionErrors({InputId.DRAFT: problem})
+        return _event(EditDraft, {**meta, "sop_id": sub.sop_id, "change": change})
+    if sub.callback is ActionId.SOP_SEND_BACK:
+        reason = _required_text(sub.values, InputId.REASON, "Say why it goes back to the expert")
+        return _event(SendBack, {**meta, "reason": reason})
     if sub.callback is ActionId.REJECT:
         reason = _required_text(sub.values, InputId.REASON, "Say why you reject it")
         verdict = Verdict.REJECT
@@ -320,6 +367,11 @@ def ensure_current(interaction: ButtonClick | ModalSubmission, state: RequestSta
     if action is ActionId.ASSESS:
         raise InvalidTransition(
             f"{state.key} moved on since this form was opened; open it again from the card"
+        )
+    if action in SOP_ACTIONS:
+        raise InvalidTransition(
+            f"This SOP update card is for the drafts approved in round {interaction.round} of "
+            f"{state.key}; they changed since (round {state.round} now), so use the newer card"
         )
     raise InvalidTransition(
         f"This card is for sign-off round {interaction.round} of {state.key}, and round "
@@ -375,6 +427,9 @@ def _click(payload: Mapping[str, Any]) -> ButtonClick:
         raise PayloadInvalid(f"a {action} button names its sign-off team")
     if action is ActionId.APPROVE_FOR and on_behalf_of is None:
         raise PayloadInvalid("an Approve-for button names whom it approves for")
+    sop = _optional_id(value.get("s"), _SOP_REF, "the button's SOP id")
+    if action is ActionId.SOP_EDIT and sop is None:
+        raise PayloadInvalid("an Edit button names the SOP whose draft it edits")
     user = _mapping(payload.get("user"), "user")
     container = _optional_mapping(payload.get("container"), "container")
     channel = _optional_mapping(payload.get("channel"), "channel")
@@ -397,6 +452,7 @@ def _click(payload: Mapping[str, Any]) -> ButtonClick:
         ),
         action_ts=_id(action_item.get("action_ts"), _TS, "actions[0].action_ts"),
         user_name=_name(user),
+        sop_id=sop,
     )
 
 
@@ -410,6 +466,9 @@ def _submission(payload: Mapping[str, Any]) -> ModalSubmission:
     team = _optional_id(metadata.get("t"), _TEAM_KEY, "the modal's team")
     if callback in TEAM_ACTIONS and team is None:
         raise PayloadInvalid(f"a {callback} modal names its sign-off team")
+    sop = _optional_id(metadata.get("s"), _SOP_REF, "the modal's SOP id")
+    if callback is ActionId.SOP_EDIT and sop is None:
+        raise PayloadInvalid("an edit modal names the SOP whose draft it edits")
     state = _mapping(view.get("state"), "view.state")
     values = _mapping(state.get("values"), "view.state.values")
     user = _mapping(payload.get("user"), "user")
@@ -426,6 +485,7 @@ def _submission(payload: Mapping[str, Any]) -> ModalSubmission:
         message_ts=_optional_id(metadata.get("m"), _TS, "the modal's message ts"),
         team_id=_workspace(payload, user),
         user_name=_name(user),
+        sop_id=sop,
     )
 
 

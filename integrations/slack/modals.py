@@ -28,7 +28,16 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from domain.assessment import MAX_SOPS, MAX_TEXT, Assessment, Recommendation, Risk
-from integrations.slack.blocks import clip, clip_mrkdwn, mrkdwn_text, plain_text
+from domain.lifecycle import RequestState, SopConflict, SopDraft
+from domain.sop import edit_template, section_headings
+from integrations.slack.blocks import (
+    clip,
+    clip_mrkdwn,
+    code_preview,
+    mrkdwn_text,
+    plain_text,
+    units,
+)
 from integrations.slack.interactions import ActionId, ButtonClick, InputId, modal_metadata
 
 # Slack: a select offers at most 100 options, or 100 groups of at most 100 options; an option
@@ -60,6 +69,13 @@ CHANGE_HINT = (
 _E = TypeVar("_E", bound=StrEnum)
 
 CHANGE_PLACEHOLDER = "### 4.2 Counterfeit indicators, then the new text of 4.2"
+DRAFT_HINT = (
+    "Each section starts with its numbered heading and replaces that section of the draft; "
+    "a new number adds a section, `@delete 5.3` removes one. Sections you leave out stay as "
+    "they are."
+)
+# How much of a conflict the edit form shows; the SOP update card and the thread show it all.
+CONFLICT_PREVIEW = 1500
 
 
 def assessment_modal(
@@ -191,15 +207,124 @@ def ask_modal(
     )
 
 
+def sop_edit_modal(
+    jira_key: str,
+    round: int,
+    draft: SopDraft,
+    conflict: SopConflict | None = None,
+    *,
+    channel_id: str | None = None,
+    message_ts: str | None = None,
+) -> dict[str, Any]:
+    """The SOP owner's form to revise one draft, by section (Slack boxes hold 3000 characters).
+
+    It starts from the sections the draft changes; when those do not fit one box it starts
+    empty and says so. Saving an edit sends the request through sign-off again.
+    """
+    sop = clip_mrkdwn(draft.sop_id, 64)
+    key = clip_mrkdwn(jira_key, 100)
+    if conflict is None:
+        intro = (
+            f"Revise the draft of *{sop}* (built on v{draft.base_version}) for *{key}*. The "
+            "approvals were given to the current text, so saving an edit starts a new sign-off "
+            "round."
+        )
+    else:
+        intro = (
+            f"*{sop}* v{conflict.current_version} was published after this draft was written, "
+            f"and the two clash. Write the sections as they should read on "
+            f"v{conflict.current_version}: everything you leave out keeps v"
+            f"{conflict.current_version}'s text. Saving starts a new sign-off round."
+        )
+    blocks: list[Block] = [SectionBlock(text=mrkdwn_text(intro))]
+    if conflict is not None:
+        shown, _ = code_preview(conflict.conflict, CONFLICT_PREVIEW)
+        blocks.append(SectionBlock(text=mrkdwn_text(f"*Where they clash*\n{shown}")))
+    template = edit_template(draft.base_text, draft.text)
+    if not template.strip() and conflict is None and units(draft.text) < MAX_TEXT - 10:
+        template = "@replace\n" + draft.text
+    hint = DRAFT_HINT
+    if units(template) > MAX_TEXT or not template.strip():
+        headings = list(section_headings(draft.text))
+        listing = ", ".join(headings[:60]) + (", …" if len(headings) > 60 else "")
+        note = (
+            f"The sections this draft changes do not fit one Slack box ({MAX_TEXT} characters), "
+            "so the box starts empty: paste only the sections you change, each under its "
+            f"numbered heading. Sections of the draft: {listing or 'none are numbered'}."
+        )
+        blocks.append(ContextBlock(elements=[mrkdwn_text(clip_mrkdwn(note, 2900))]))
+        template = ""
+    blocks.append(
+        _text_input(
+            InputId.DRAFT,
+            "Sections as they should read",
+            template,
+            hint=hint,
+            placeholder=CHANGE_PLACEHOLDER,
+        )
+    )
+    return _modal(
+        ActionId.SOP_EDIT,
+        f"Edit {draft.sop_id}",
+        "Save",
+        blocks,
+        modal_metadata(
+            jira_key, round, channel_id=channel_id, message_ts=message_ts, sop=draft.sop_id
+        ),
+    )
+
+
+def send_back_modal(
+    jira_key: str,
+    round: int,
+    *,
+    team_name: str | None = None,
+    channel_id: str | None = None,
+    message_ts: str | None = None,
+) -> dict[str, Any]:
+    """Ask the SOP owner why the update goes back to expert review (required)."""
+    who = f" for {clip_mrkdwn(team_name, 200)}" if team_name else ""
+    intro = (
+        f"*{clip_mrkdwn(jira_key, 100)}* goes back to expert review{who}; nothing is "
+        "published. The expert revises the assessment and sign-off starts again."
+    )
+    return _modal(
+        ActionId.SOP_SEND_BACK,
+        "Send back",
+        "Send back",
+        [
+            SectionBlock(text=mrkdwn_text(intro)),
+            _text_input(
+                InputId.REASON,
+                "Why does it go back?",
+                hint="The expert, the approvers and the requester see this reason.",
+            ),
+        ],
+        modal_metadata(jira_key, round, channel_id=channel_id, message_ts=message_ts),
+    )
+
+
 def modal_for_click(
     click: ButtonClick,
     *,
     sop_choices: Sequence[tuple[str, str]] = (),
     initial: Assessment | None = None,
     team_name: str | None = None,
+    state: RequestState | None = None,
 ) -> dict[str, Any] | None:
-    """The modal a click opens, tied to the card clicked; None for clicks that open none."""
+    """The modal a click opens, tied to the card clicked; None for clicks that open none.
+
+    The SOP edit form needs `state` (the drafts as the ledger has them).
+    """
     where = {"channel_id": click.channel_id, "message_ts": click.message_ts}
+    if click.action is ActionId.SOP_EDIT:
+        draft = state.draft(click.sop_id) if state and click.sop_id else None
+        if state is None or draft is None:
+            return None
+        conflict = state.conflict(draft.sop_id)
+        return sop_edit_modal(click.jira_key, click.round, draft, conflict, **where)
+    if click.action is ActionId.SOP_SEND_BACK:
+        return send_back_modal(click.jira_key, click.round, team_name=team_name, **where)
     if click.action is ActionId.ASSESS:
         return assessment_modal(click.jira_key, click.round, sop_choices, initial, **where)
     if click.action is ActionId.ASK:

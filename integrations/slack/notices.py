@@ -22,15 +22,25 @@ from domain.entitlement import team_label
 from domain.notices import (
     AssessmentRecorded,
     Cancelled,
+    ChangePublished,
     ChangesRequested,
     Claimed,
     DecisionRecorded,
+    DraftEdited,
+    DraftPrepared,
+    DraftRebased,
+    DraftRefused,
+    DraftUnavailable,
     InfoReceived,
     InfoRequested,
     Notice,
+    PublishConflict,
     Rejected,
+    SentBack,
     SignoffComplete,
+    SignoffInvalidated,
     SignoffOpened,
+    SopPublished,
     StageChanged,
     TeamSignedOff,
 )
@@ -60,6 +70,8 @@ DECISION_WORDS = {
     Verdict.REQUEST_CHANGES: ("✏️", "asked for changes"),
 }
 QUOTE = 1500
+# A message holds 50 blocks; a diff longer than this many code blocks is cut with a note.
+MAX_DIFF_BLOCKS = 40
 
 
 def thread_reply(notice: Notice, rules: Rules) -> Reply | None:
@@ -99,6 +111,55 @@ def thread_reply(notice: Notice, rules: Rules) -> Reply | None:
         case Cancelled():
             head = f"🚫 {_who(notice.by)} cancelled the request"
             return _say(head, block_quote(notice.reason, QUOTE))
+        case DraftRefused():
+            return _draft_refused(notice)
+        case DraftPrepared():
+            head = (
+                f"📄 Draft of *{_sop(notice.sop_id)}* for sign-off round {notice.round}: the "
+                f"full diff against v{notice.base_version}"
+            )
+            return _diff_reply(head, notice.diff)
+        case DraftUnavailable():
+            return _say(f"⚠️ No draft of *{_sop(notice.sop_id)}*", block_quote(notice.reason, QUOTE))
+        case DraftEdited():
+            head = (
+                f"✏️ {_who(notice.by)} edited the draft of *{_sop(notice.sop_id)}* after "
+                f"sign-off; the full diff against v{notice.base_version}"
+            )
+            return _diff_reply(head, notice.diff)
+        case DraftRebased():
+            head = (
+                f"🔀 *{_sop(notice.sop_id)}* moved on to v{notice.onto_version} meanwhile; the "
+                f"draft was replayed on it cleanly. The full diff against v{notice.onto_version}"
+            )
+            return _diff_reply(head, notice.diff)
+        case SignoffInvalidated():
+            head = (
+                f"🔁 The approvals of round {notice.round} no longer hold, so sign-off starts "
+                "again"
+            )
+            return _say(head, block_quote(notice.reason, QUOTE))
+        case PublishConflict():
+            head = (
+                f"⚠️ *{_sop(notice.sop_id)}* v{notice.current_version} was published after this "
+                f"draft (on v{notice.base_version}) and clashes with it. Nothing was published: "
+                "the SOP owner edits the draft to reconcile them, or sends the request back"
+            )
+            return _diff_reply(head, notice.conflict)
+        case SentBack():
+            head = (
+                f"↩️ {_who(notice.by)} ({_team(rules, notice.team)}) sent the SOP update back; "
+                "the request is back in expert review"
+            )
+            return _say(head, block_quote(notice.reason, QUOTE))
+        case SopPublished():
+            return _say(
+                f"📘 {_who(notice.by)} published *{_sop(notice.sop_id)} v{notice.version}*, "
+                f"effective {notice.effective_date.isoformat()}"
+            )
+        case ChangePublished():
+            versions = ", ".join(f"{_sop(v.sop_id)} v{v.version}" for v in notice.versions)
+            return _say(f"✅ Every draft is published ({versions}); the request is done")
 
 
 def _claimed(notice: Claimed) -> Reply:
@@ -170,6 +231,32 @@ def _info_received(notice: InfoReceived) -> Reply:
     else:
         head = f"💬 {_who(notice.by)} commented on Jira; still waiting for the requester's answer"
     return _say(head, block_quote(notice.body, QUOTE) if notice.body.strip() else "")
+
+
+def _draft_refused(notice: DraftRefused) -> Reply:
+    """The expert's change does not apply: say where, so the form can be fixed and resent."""
+    head = (
+        f"⚠️ {_who(notice.assessment.author)}: the proposed change does not apply to the SOPs "
+        "as the registry has them, so the request stays in expert review. Fix it and submit "
+        "the assessment again"
+    )
+    problems = "\n".join(f"• {p}" for p in notice.problems[:20])
+    return _say(head, clip_mrkdwn(problems, SECTION_TEXT - 100))
+
+
+def _diff_reply(head: str, diff: str) -> Reply:
+    """A head line, then all of `diff` verbatim in code blocks (cut only past Slack's limits)."""
+    chunks = code_chunks(diff, 2900)
+    if len(chunks) > MAX_DIFF_BLOCKS:
+        left = len(chunks) - MAX_DIFF_BLOCKS
+        chunks = [*chunks[:MAX_DIFF_BLOCKS], f"_…{left} more parts: see `govflow sop diff`_"]
+    blocks: list[Block] = [SectionBlock(text=mrkdwn_text(head))]
+    blocks += [SectionBlock(text=mrkdwn_text(chunk)) for chunk in chunks]
+    return _plain(head), [b.to_dict() for b in blocks]
+
+
+def _sop(sop_id: str) -> str:
+    return clip_mrkdwn(sop_id, 64)
 
 
 def _say(head: str, detail: str = "") -> Reply:

@@ -37,9 +37,12 @@ from domain.lifecycle import (
     Cancel,
     Claim,
     Decide,
+    EditDraft,
     Event,
+    PublishSop,
     RequesterReplied,
     RequestState,
+    SendBack,
     SubmitAssessment,
     apply,
     begin,
@@ -62,6 +65,7 @@ from domain.notices import (
 )
 from domain.people import Person
 from domain.signoff import TeamState, Verdict
+from domain.sop import SopVersion
 from domain.stages import Stage
 
 KEY = "MODREQ-12"
@@ -144,14 +148,16 @@ def make_assessment(
     *,
     rationale: str = "Sellers keep listing replicas under a vague category; tighten it.",
     at: datetime = T0,
+    change: str = "Replica goods are prohibited in every category.",
+    sops: Sequence[str] = ("SOP-LST-014",),
 ) -> Assessment:
     """A complete assessment by `author`."""
     proceed = recommendation is Recommendation.PROCEED
     return Assessment(
         recommendation=recommendation,
         risk=Risk.MEDIUM,
-        proposed_change="Replica goods are prohibited in every category." if proceed else "",
-        affected_sops=["SOP-LST-014"] if proceed else [],
+        proposed_change=change if proceed else "",
+        affected_sops=list(sops) if proceed else [],
         rationale=rationale,
         author=author,
         submitted_at=at,
@@ -169,6 +175,8 @@ class Flow:
     rules: Rules
     delegations: list[DelegationLike] = field(default_factory=list)
     now: datetime = T0
+    # The registry's latest versions, as the advance step passes them; None: not consulted.
+    sops: dict[str, SopVersion] | None = None
 
     @classmethod
     def start(
@@ -185,7 +193,7 @@ class Flow:
 
     def send(self, event: Event) -> tuple[Notice, ...]:
         """Apply `event`, keep the new state, return the notices."""
-        outcome = apply(self.state, event, self.rules, self.delegations, self.now)
+        outcome = apply(self.state, event, self.rules, self.delegations, self.now, sops=self.sops)
         self.state = outcome.state
         return outcome.notices
 
@@ -204,9 +212,13 @@ class Flow:
         *,
         rationale: str = "Sellers keep listing replicas under a vague category; tighten it.",
         at: datetime | None = None,
+        change: str = "Replica goods are prohibited in every category.",
+        sops: Sequence[str] = ("SOP-LST-014",),
     ) -> tuple[Notice, ...]:
         """`who` submits an assessment."""
-        body = make_assessment(who, recommendation, rationale=rationale, at=at or self.now)
+        body = make_assessment(
+            who, recommendation, rationale=rationale, at=at or self.now, change=change, sops=sops
+        )
         return self.send(
             SubmitAssessment.model_validate({**self.meta(who, at), "assessment": body})
         )
@@ -240,6 +252,20 @@ class Flow:
     def cancel(self, who: Person = LUCAS, reason: str = "No longer needed") -> tuple[Notice, ...]:
         """`who` cancels the request."""
         return self.send(Cancel.model_validate({**self.meta(who, None), "reason": reason}))
+
+    def publish(self, who: Person = ELENA, on: date | None = None) -> tuple[Notice, ...]:
+        """`who` clicks Publish on the SOP update card."""
+        fields = {"effective_date": on}
+        return self.send(PublishSop.model_validate({**self.meta(who, None), **fields}))
+
+    def edit(self, sop: str, change: str, who: Person = ELENA) -> tuple[Notice, ...]:
+        """`who` saves an edit of the draft of `sop`."""
+        fields = {"sop_id": sop, "change": change}
+        return self.send(EditDraft.model_validate({**self.meta(who, None), **fields}))
+
+    def send_back(self, reason: str, who: Person = ELENA) -> tuple[Notice, ...]:
+        """`who` sends the SOP update back to expert review."""
+        return self.send(SendBack.model_validate({**self.meta(who, None), "reason": reason}))
 
     def to_signoff(self) -> Flow:
         """Elena claims and recommends the change: round 1 of sign-off opens."""

@@ -39,6 +39,7 @@ from tests.domain.test_lifecycle import (
     make_assessment,
     make_rules,
 )
+from tests.domain.test_lifecycle_sop import CHANGE, SOP, V1, signed_off, version
 from tests.integrations.slack.test_cards import all_text, slack_problems, storable
 
 RULES = make_rules()
@@ -67,6 +68,35 @@ def every_kind_of_notice() -> list[Notice]:
     for who, team in [(PRIYA, "qa"), (TOMAS, "qa"), (GRACE, "bpo"), (MARCO, "bpo")]:
         notices += finished.decide(who, team)
     notices += finished.decide(HANNAH, "product")
+    notices += sop_step_notices()
+    return notices
+
+
+def sop_step_notices() -> list[Notice]:
+    """Notices of the SOP update step: drafts, refusals, edits, rebases, conflicts, publication."""
+    notices: list[Notice] = []
+    refused = Flow.start()
+    refused.sops = {SOP: version(V1)}
+    refused.claim(ELENA)
+    notices += refused.assess(ELENA, change="### 9.1 Nowhere\nText.")
+    missing = Flow.start()
+    missing.sops = {}
+    notices += missing.claim(ELENA) + missing.assess(ELENA, change=CHANGE)
+    prepared = Flow.start()
+    prepared.sops = {SOP: version(V1)}
+    prepared.claim(ELENA)
+    notices += prepared.assess(ELENA, change=CHANGE)
+    flow = signed_off()
+    notices += flow.edit(SOP, "### 2.2 Evidence\n\nRecord two images.\n")
+    flow.approve_all()
+    flow.sops = {SOP: version(V1.replace("14 days", "30 days"), 2)}
+    notices += flow.publish()
+    flow.approve_all()
+    notices += flow.publish()
+    clash = signed_off()
+    clash.sops = {SOP: version(V1.replace("restricted to the collectibles", "allowed in"), 2)}
+    notices += clash.publish()
+    notices += clash.send_back("Reconcile with the permit rule first.")
     return notices
 
 
