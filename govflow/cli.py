@@ -86,9 +86,11 @@ def serve_command(
 
 
 def _register_subcommands() -> None:
+    from govflow.cli_sla import sla_app
     from govflow.cli_sop import sop_app
 
     app.add_typer(sop_app, name="sop", help="Read the SOP registry: list, show, diff, export.")
+    app.add_typer(sla_app, name="sla", help="Explain how a request's SLA due times were computed.")
 
 
 _register_subcommands()

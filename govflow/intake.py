@@ -17,6 +17,7 @@ from domain.stages import Stage, check_transition
 from domain.ticket import Ticket
 from domain.triage import Triaged, triage
 from govflow.effects import EffectContext, EffectWriter
+from govflow.request_clocks import reconcile_request
 from integrations.db.audit import record_audit
 from integrations.db.models import RequestRow
 from integrations.db.outbox import enqueue_effect
@@ -189,6 +190,7 @@ def _route(
     row.state = state.model_dump(mode="json")
     effects = EffectContext(rules=rules, jira_browse_url=context.jira_browse_url)
     EffectWriter(session, row, effects, now).assignment_card(state)
+    reconcile_request(session, row.id, effects, now)
 
 
 def requester_of(ticket: Ticket) -> Person:

@@ -7,6 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from govflow.advance import AdvanceSummary, advance_request
 from govflow.effects import EffectContext
+from govflow.request_clocks import reconcile_request
 from govflow.runtime import Runtime, utc_now
 from integrations.delivery import DeliveryReport
 
@@ -15,8 +16,11 @@ from integrations.delivery import DeliveryReport
 def apply_events(runtime: Runtime, request_id: int) -> AdvanceSummary:
     """Apply the request's unprocessed events in one transaction."""
     context = EffectContext(rules=runtime.rules, jira_browse_url=runtime.jira.browse_url)
+    now = utc_now()
     with runtime.sessions.begin() as session:
-        return advance_request(session, request_id, context, utc_now())
+        summary = advance_request(session, request_id, context, now)
+        reconcile_request(session, request_id, context, now)
+        return summary
 
 
 @task(name="deliver-request-effects", cache_policy=NO_CACHE)

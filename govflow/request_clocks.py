@@ -1,0 +1,32 @@
+"""After a request's state changes: reconcile its SLA clocks and refresh its thread's root."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from domain.lifecycle import RequestState
+from govflow.clocks import clock_lines, sync_clocks
+from govflow.effects import EffectContext, EffectWriter
+from integrations.db.requests import lock_request_by_id
+
+
+def reconcile_request(
+    session: Session, request_id: int, context: EffectContext, now: datetime
+) -> list[str]:
+    """Start, pause, resume or stop the request's clocks to match its state; show them.
+
+    Runs in the transaction that changed the state (the row is locked again, a no-op there).
+    The root card is refreshed only when a clock changed, since the card shows the clocks.
+    """
+    row = lock_request_by_id(session, request_id)
+    if row.state is None:
+        return []
+    state = RequestState.model_validate(row.state)
+    changes = sync_clocks(session, row, state, [], context.rules, now)
+    if changes:
+        EffectWriter(session, row, context, now).refresh_root(
+            state, clocks=clock_lines(session, request_id, context.rules, now)
+        )
+    return changes
