@@ -78,7 +78,6 @@ from domain.errors import ConfigError, ConfigProblem, InvalidTransition, Propose
 from domain.notices import (
     AssessmentRecorded,
     Cancelled,
-    ChangePublished,
     ChangesRequested,
     Claimed,
     DecisionRecorded,
@@ -779,7 +778,6 @@ class _Step:
             )
             for (draft, latest), version in zip(ready, versions, strict=True)
         ]
-        self.notices.append(ChangePublished(by=acting.actor, versions=versions))
         refs = ", ".join(f"{v.sop_id} v{v.version}" for v in versions)
         self.move(Stage.DONE, f"{acting.actor.label} published {refs}, effective {effective}")
 

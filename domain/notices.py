@@ -230,14 +230,6 @@ class SopPublished(_Notice):
     diff: str
 
 
-class ChangePublished(_Notice):
-    """Every draft of the request is published; the request is done."""
-
-    kind: Literal["change_published"] = "change_published"
-    by: Person
-    versions: tuple[PublishedVersion, ...]
-
-
 Notice = Annotated[
     StageChanged
     | Claimed
@@ -259,8 +251,7 @@ Notice = Annotated[
     | SignoffInvalidated
     | PublishConflict
     | SentBack
-    | SopPublished
-    | ChangePublished,
+    | SopPublished,
     Field(discriminator="kind"),
 ]
 

@@ -3,9 +3,11 @@
 The ticket hears of milestones only, not of every click: the expert's assessment when it
 recommends proceeding (a rejection or a question is told by the notice that follows it),
 sign-off opened, each team's sign-off, sign-off complete, a rejection with its reason, a
-request for changes, a question (mentioning the requester, who must answer), and a
-cancellation. Claims, single decisions, stage changes (the status transition shows those)
-and the requester's own replies say nothing here.
+request for changes, a question (mentioning the requester, who must answer), a
+cancellation, and the SOP update: each draft put to sign-off (its diff), a change that does
+not apply, an edit or rebase that restarts sign-off and why, a conflict holding it, a send
+back, and each published version with its effective date. Claims, single decisions, stage
+changes (the status transition shows those) and the requester's own replies say nothing here.
 
 Free text (reasons, questions, the proposed change) is quoted so it cannot format, link,
 mention or embed anything: wiki special characters are escaped; a backslash typed by a user
@@ -24,7 +26,6 @@ from domain.lifecycle import MAX_COMMENT
 from domain.notices import (
     AssessmentRecorded,
     Cancelled,
-    ChangePublished,
     ChangesRequested,
     Claimed,
     DecisionRecorded,
@@ -102,22 +103,38 @@ def jira_comment(notice: Notice, rules: Rules, *, requester_account_id: str | No
                 f"({_name(notice.by)}):\n{_quote(notice.reason)}\n"
                 "The expert team will revise its assessment and send it for sign-off again."
             )
-        case ChangePublished():
+        case SopPublished():
             return _published(notice)
-        case (
-            StageChanged()
-            | Claimed()
-            | DecisionRecorded()
-            | InfoReceived()
-            | DraftRefused()
-            | DraftPrepared()
-            | DraftUnavailable()
-            | DraftEdited()
-            | DraftRebased()
-            | PublishConflict()
-            | SopPublished()
-        ):
-            # Drafts and conflicts are the working detail of the teams, told in Slack.
+        case DraftRefused():
+            return _bounded(
+                "*The proposed change needs rework*: it does not apply to the SOP as published "
+                "(for example a section number it names does not exist). The expert team is "
+                "revising the assessment."
+            )
+        case DraftPrepared():
+            return _bounded(
+                f"*Draft of {_wiki(notice.sop_id)}* (changes version {notice.base_version}) put to "
+                f"sign-off round {notice.round}:\n{_noformat(notice.diff)}"
+            )
+        case DraftUnavailable():
+            return _bounded(f"*No draft of {_wiki(notice.sop_id)}*:\n{_quote(notice.reason)}")
+        case DraftEdited():
+            return _bounded(
+                f"*Draft of {_wiki(notice.sop_id)} edited* by {_name(notice.by)} after sign-off:"
+                f"\n{_noformat(notice.diff)}"
+            )
+        case DraftRebased():
+            return _bounded(
+                f"*Draft of {_wiki(notice.sop_id)} updated*: another request published version "
+                f"{notice.onto_version} meanwhile, and this change was applied on top of it."
+            )
+        case PublishConflict():
+            return _bounded(
+                f"*SOP update on hold*: {_wiki(notice.sop_id)} version {notice.current_version} "
+                "was published meanwhile and changes the same text as this request. The SOP "
+                "owner team is reconciling the two; nothing was overwritten."
+            )
+        case StageChanged() | Claimed() | DecisionRecorded() | InfoReceived():
             return None
 
 
@@ -140,14 +157,12 @@ def _assessment(notice: AssessmentRecorded) -> str | None:
     return _bounded("\n".join(lines))
 
 
-def _published(notice: ChangePublished) -> str:
-    lines = [f"*SOP update published* by {_name(notice.by)}:"]
-    lines += [
-        f"* {_wiki(v.sop_id)} version {v.version}, effective {v.effective_date.isoformat()}"
-        for v in notice.versions
-    ]
-    lines.append("Reviewers are trained on the new versions from their effective dates.")
-    return _bounded("\n".join(lines))
+def _published(notice: SopPublished) -> str:
+    return _bounded(
+        f"*SOP update published* by {_name(notice.by)}: {_wiki(notice.sop_id)} version "
+        f"{notice.version}, effective {notice.effective_date.isoformat()}. Reviewers are "
+        "trained on it from that date."
+    )
 
 
 def _signoff_opened(notice: SignoffOpened, rules: Rules) -> str:

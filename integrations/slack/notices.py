@@ -22,7 +22,6 @@ from domain.entitlement import team_label
 from domain.notices import (
     AssessmentRecorded,
     Cancelled,
-    ChangePublished,
     ChangesRequested,
     Claimed,
     DecisionRecorded,
@@ -157,9 +156,6 @@ def thread_reply(notice: Notice, rules: Rules) -> Reply | None:
                 f"📘 {_who(notice.by)} published *{_sop(notice.sop_id)} v{notice.version}*, "
                 f"effective {notice.effective_date.isoformat()}"
             )
-        case ChangePublished():
-            versions = ", ".join(f"{_sop(v.sop_id)} v{v.version}" for v in notice.versions)
-            return _say(f"✅ Every draft is published ({versions}); the request is done")
 
 
 def _claimed(notice: Claimed) -> Reply:

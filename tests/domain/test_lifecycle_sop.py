@@ -12,7 +12,6 @@ import pytest
 from domain.errors import InvalidTransition, NotEntitled
 from domain.lifecycle import RequestState
 from domain.notices import (
-    ChangePublished,
     DraftEdited,
     DraftPrepared,
     DraftRebased,
@@ -138,8 +137,7 @@ class TestPublish:
         (published,) = [n for n in notices if isinstance(n, SopPublished)]
         assert (published.version, published.based_on_version) == (2, 1)
         assert published.effective_date == date(2026, 12, 1)  # T0 in Kuala Lumpur
-        (done,) = [n for n in notices if isinstance(n, ChangePublished)]
-        assert [(v.sop_id, v.version) for v in done.versions] == [(SOP, 2)]
+        assert [(v.sop_id, v.version) for v in flow.state.published] == [(SOP, 2)]
         assert flow.state.stage is Stage.DONE
 
     def test_only_the_owner_team_publishes(self) -> None:
