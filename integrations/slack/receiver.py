@@ -440,13 +440,10 @@ class SlackHandlers:
             self._tell(click.user_id, click.channel_id, click.response_url, outcome.reason)
             return
         if outcome.new:
-            self._tell(
-                click.user_id,
-                click.channel_id,
-                click.response_url,
-                f"{_DONE[click.action]} on {click.jira_key} is recorded.",
-            )
+            # Advance first: the confirmation is a courtesy, the run is what moves the request.
             self._trigger(outcome.request_id)
+            done = _confirmation(click.action, click.jira_key)
+            self._tell(click.user_id, click.channel_id, click.response_url, done)
 
     def _authorize_modal(
         self,
@@ -517,11 +514,11 @@ class SlackHandlers:
             self._later(self._after_submission, sub, outcome.request_id)
 
     def _after_submission(self, sub: ModalSubmission, request_id: int) -> None:
-        """After the modal closed: confirm in the card's channel, start `advance`."""
-        if sub.channel_id:
-            done = f"{_DONE[sub.callback]} on {sub.jira_key} is recorded."
-            self._tell(sub.user_id, sub.channel_id, None, done)
+        """After the modal closed: start `advance`, confirm in the card's channel."""
         self._trigger(request_id)
+        if sub.channel_id:
+            done = _confirmation(sub.callback, sub.jira_key)
+            self._tell(sub.user_id, sub.channel_id, None, done)
 
     def _check_submission(
         self, sub: ModalSubmission, actor: Person, event: Event, now: datetime
@@ -887,6 +884,11 @@ _DONE: dict[ActionId, str] = {
     ActionId.SOP_EDIT: "Your edit of the draft",
     ActionId.SOP_SEND_BACK: "Sending the SOP update back",
 }
+
+
+def _confirmation(action: ActionId, jira_key: str) -> str:
+    """The ephemeral telling someone their click or form was recorded."""
+    return f"{_DONE.get(action, 'Your action')} on {jira_key} is recorded."
 
 
 def _log_failure(done: Future[None]) -> None:
