@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -31,18 +32,34 @@ def ledger(database_url: str) -> Iterator[Engine]:
         yield engine
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Point every Prefect client of the run at the test server, before Prefect is imported.
+
+    Prefect reads its settings into a context variable at import; threads that do not inherit
+    it (uvicorn's, a task worker's) and subprocesses fall back to the environment, so the
+    environment must already name the server. It is started lazily by `prefect_api`.
+    """
+    from govflow.prefect_server import free_port
+
+    if "PREFECT_API_URL" not in os.environ:
+        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{free_port()}/api"
+        os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="govflow-prefect-")
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["DO_NOT_TRACK"] = "1"
+
+
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[str]:
-    """A real Prefect server for the session; flows run in this process report to it."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
-
+    """A real Prefect server for the session at the URL `pytest_configure` chose."""
     from govflow.prefect_server import start_prefect_server
 
-    home = Path(tempfile.mkdtemp(prefix="govflow-prefect-"))
-    process, api_url = start_prefect_server(home, ui=False)
+    api_url = os.environ["PREFECT_API_URL"]
+    port = int(api_url.rsplit(":", 1)[1].split("/")[0])
+    home = Path(tempfile.mkdtemp(prefix="govflow-prefect-server-"))
+    process, started_url = start_prefect_server(home, port=port, ui=False)
+    assert started_url == api_url
     try:
-        with temporary_settings({PREFECT_API_URL: api_url, PREFECT_HOME: str(home)}):
-            yield api_url
+        yield api_url
     finally:
         # Send buffered run logs while the server still listens, not at interpreter exit.
         from prefect.logging.handlers import APILogWorker

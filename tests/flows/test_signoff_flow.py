@@ -1,0 +1,194 @@
+"""Issue to SOP-update stage driven only by Slack clicks and modal submissions (real Prefect).
+
+The Slack stand-in delivers signed interactions to the receiver served in-process; the
+receiver records them and submits the `advance` background task to the Prefect server; a task
+worker in this process runs it, as the runner's worker does under `govflow serve`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.task_worker import serve as serve_tasks
+from sqlalchemy import Engine, select
+
+from domain.stages import Stage
+from flows.advance import advance_request_task, trigger_advance
+from flows.intake import intake
+from govflow.receiver import create_app
+from govflow.runtime import Runtime, utc_now
+from govflow.sop_import import import_sops
+from integrations.db.engine import make_sessionmaker
+from integrations.db.models import OutboxRow, RequestRow
+from integrations.db.sops import latest_versions
+from integrations.slack.interactions import ActionId
+from sandbox.jira_server import JiraSandbox
+from sandbox.server import ThreadedServer
+from sandbox.slack.sandbox import SlackSandbox
+
+pytestmark = pytest.mark.prefect
+T = TypeVar("T")
+KEY = "MODREQ-1"
+
+
+@pytest.fixture(scope="module")
+def task_worker(prefect_api: str) -> Iterator[None]:
+    """A task worker serving `advance`, in a thread carrying the test server's settings."""
+    context = contextvars.copy_context()
+    worker = threading.Thread(
+        target=context.run,
+        args=(serve_tasks, advance_request_task),
+        kwargs={"timeout": 900},
+        daemon=True,
+    )
+    worker.start()
+    yield
+
+
+@pytest.fixture
+def receiver(
+    pipeline_env: dict[str, str], slack: SlackSandbox, task_worker: None
+) -> Iterator[ThreadedServer]:
+    """The receiver served on a free port, with the Slack stand-in delivering to it."""
+    runtime = Runtime.load()
+    app = create_app(runtime, advance=trigger_advance)
+    with ThreadedServer(app) as server:
+        slack.configure_receiver(
+            f"{server.url}/slack/events", pipeline_env["GOVFLOW_SLACK_SIGNING_SECRET"]
+        )
+        yield server
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
+    """Poll until `check` returns something truthy (the advance run is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+class Pipeline:
+    """Reads the ledger and finds the cards govflow posted, to click them like people."""
+
+    def __init__(self, engine: Engine, slack: SlackSandbox) -> None:
+        self.sessions = make_sessionmaker(engine)
+        self.slack = slack
+
+    def request(self) -> RequestRow:
+        with self.sessions.begin() as session:
+            return session.execute(
+                select(RequestRow).where(RequestRow.jira_key == KEY)
+            ).scalar_one()
+
+    def card(self, suffix: str) -> tuple[str, str]:
+        """Channel and ts of a card, once its posting effect is delivered."""
+
+        def posted() -> tuple[str, str] | None:
+            with self.sessions.begin() as session:
+                row = session.scalar(
+                    select(OutboxRow).where(OutboxRow.idempotency_key == f"{KEY}:{suffix}")
+                )
+                if row is None or "ts" not in row.result:
+                    return None
+                return str(row.result["channel"]), str(row.result["ts"])
+
+        return eventually(posted)
+
+    def wait_for(self, predicate: Callable[[RequestRow], bool]) -> RequestRow:
+        def matching() -> RequestRow | None:
+            row = self.request()
+            return row if predicate(row) else None
+
+        return eventually(matching)
+
+    def click(self, suffix: str, action: ActionId, user: str) -> None:
+        channel, ts = self.card(suffix)
+        answer = self.slack.click(channel, ts, action, user)
+        assert answer.status == 200, answer.body
+
+    def submit_latest_view(self, user: str, values: dict[str, Any]) -> None:
+        view = eventually(lambda: self.slack.views(user=user))[-1]
+        answer = self.slack.submit_view(view.id, user, values)
+        assert answer.status == 200 and answer.body == "", answer.body
+
+
+def roster_ids(state: dict[str, Any], team: str) -> list[str]:
+    from config.loader import load_rules
+    from config.settings import DEFAULT_RULES
+
+    return [p for p in load_rules(DEFAULT_RULES).teams[team].roster if p.startswith("U")]
+
+
+def test_clicks_and_modals_take_a_ticket_to_a_published_sop(
+    receiver: ThreadedServer, ledger: Engine, jira: JiraSandbox, slack: SlackSandbox
+) -> None:
+    """Clicks and modals alone take MODREQ-1 through sign-off to a published, announced SOP."""
+    runtime = Runtime.load()
+    with runtime.sessions.begin() as session:
+        import_sops(
+            session, runtime.settings.rules.parent / runtime.rules.sops.directory, utc_now()
+        )
+    intake()
+    pipeline = Pipeline(ledger, slack)
+    state = pipeline.request().state
+    assert state is not None
+    expert = roster_ids(state, state["expert_team"])[0]
+
+    pipeline.click("assignment:0", ActionId.CLAIM, expert)
+    pipeline.wait_for(lambda row: row.assignee == expert)
+    pipeline.click("assignment:0", ActionId.ASSESS, expert)
+    pipeline.submit_latest_view(
+        expert,
+        {
+            "recommendation": "PROCEED",
+            "risk": "MEDIUM",
+            "proposed_change": "### 3.2 Luxury handbags\nA serial-number photo above MYR 1,500.",
+            "affected_sops": ["SOP-LST-002"],
+            "rationale": "Counterfeit complaints rose 40%; a second check is cheap.",
+        },
+    )
+    row = pipeline.wait_for(lambda row: row.stage == Stage.SIGN_OFF)
+    assert row.state is not None
+    round_ = row.state["round"]
+
+    for signoff in row.state["signoff"]:
+        team = signoff["team"]
+        for approver in roster_ids(row.state, team):
+            pipeline.click(f"approval:{round_}:{team}", ActionId.APPROVE, approver)
+    final = pipeline.wait_for(lambda row: row.stage == Stage.SOP_UPDATE)
+    assert final.assignee == expert
+    eventually(lambda: [t.to_status for t in jira.transitions_done(KEY)][-1:] == ["Implementing"])
+    assert flow_run_tags(f"{KEY} · SOP_UPDATE") >= {KEY, "SOP_UPDATE"}
+
+    owner = roster_ids(final.state or {}, (final.state or {})["sop_owner_team"])[0]
+    card = eventually(lambda: pipeline.request().facts.get("sop_update_card"))
+    pipeline.click(card.removeprefix(f"{KEY}:"), ActionId.SOP_PUBLISH, owner)
+    pipeline.wait_for(lambda row: row.stage == Stage.DONE)
+
+    eventually(lambda: [t.to_status for t in jira.transitions_done(KEY)][-1:] == ["Done"])
+    announcements = eventually(
+        lambda: [m for m in slack.messages("C0TR00001") if "SOP-LST-002 v2 is published" in m.text]
+    )
+    assert len(announcements) == 1
+    with pipeline.sessions.begin() as session:
+        versions = latest_versions(session, ["SOP-LST-002"])
+    assert versions["SOP-LST-002"].jira_key == KEY
+
+
+def flow_run_tags(name: str) -> set[str]:
+    """Tags of the newest flow run with this name (empty when there is none)."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+        )
+    return set(runs[0].tags) if runs else set()
