@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from typing import cast
 
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
+from prefect.task_worker import serve as serve_tasks
 
 from config.settings import Settings, load_settings
+from flows.advance import advance_request_task
 from flows.intake import intake
 from flows.sla_watchdog import sla_watchdog
 
@@ -46,8 +49,18 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
 
 
 def main() -> None:
-    """Serve every deployment until interrupted."""
-    serve(*deployments(load_settings()), print_starting_message=False)
+    """Serve every deployment, and the background tasks receivers submit, until interrupted."""
+    settings = load_settings()
+    # The task worker runs `advance` in this already-warm process; see DESIGN decision 2.
+    worker = threading.Thread(
+        target=serve_tasks,
+        args=(advance_request_task,),
+        kwargs={"limit": 8},
+        name="task-worker",
+        daemon=True,
+    )
+    worker.start()
+    serve(*deployments(settings), print_starting_message=False)
 
 
 if __name__ == "__main__":

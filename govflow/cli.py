@@ -57,7 +57,7 @@ def serve_command(
     from govflow.supervisor import PIECES, Supervisor
 
     try:
-        settings, _rules = load_config()
+        settings, rules = load_config()
     except ConfigError as exc:
         for problem in exc.problems:
             typer.echo(problem.render(), err=True)
@@ -67,7 +67,7 @@ def serve_command(
     if unknown:
         typer.echo(f"unknown piece(s) {', '.join(unknown)}; choose from {', '.join(PIECES)}")
         raise typer.Exit(2)
-    supervisor = Supervisor(settings, only=frozenset(only or PIECES), say=typer.echo)
+    supervisor = Supervisor(settings, rules, only=frozenset(only or PIECES), say=typer.echo)
 
     def _stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -16,20 +16,22 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from config.rules import Rules
 from config.settings import Settings
 from govflow.prefect_server import free_port, start_prefect_server
+from govflow.startup import prepare_ledger
 from integrations.db.engine import make_engine
-from integrations.db.migrate import upgrade
 from sandbox.jira.control import RemoteJiraSandbox
 from sandbox.slack.sandbox import RemoteSlackSandbox
+from sandbox.slack.seed import EXAMPLE_WORKSPACE
 
 SANDBOX_JIRA_USER = "govflow-bot@example.com"
 SANDBOX_JIRA_TOKEN = "sandbox-jira-token"
-SANDBOX_SLACK_TOKEN = "xoxb-sandbox-bot-token"
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
 PIECES = ("prefect", "sandbox", "runner", "receiver")
@@ -49,6 +51,7 @@ class Supervisor:
     """Starts, watches and stops the children of one `govflow serve`."""
 
     settings: Settings
+    rules: Rules
     only: frozenset[str] = frozenset(PIECES)
     say: Callable[[str], None] = print
     children: list[Child] = field(default_factory=list)
@@ -111,13 +114,16 @@ class Supervisor:
                 )
 
     def _migrate(self) -> None:
+        """Migrate the ledger and import new SOP files before any child touches them."""
         url = self.env.get("GOVFLOW_DATABASE_URL", self.settings.database_url)
         engine = make_engine(url)
         try:
-            upgrade(engine)
+            report = prepare_ledger(self.settings, self.rules, engine, datetime.now(UTC))
         finally:
             engine.dispose()
         self.say(f"ledger      {_redact(url)} (migrated)")
+        for line in report.lines():
+            self.say(f"sops        {line}")
 
     def _start_prefect(self) -> None:
         home = self.data_dir / "prefect"
@@ -159,7 +165,7 @@ class Supervisor:
             self.env.update(
                 {
                     "GOVFLOW_SLACK_API_URL": f"{url}/api/",
-                    "GOVFLOW_SLACK_BOT_TOKEN": SANDBOX_SLACK_TOKEN,
+                    "GOVFLOW_SLACK_BOT_TOKEN": EXAMPLE_WORKSPACE.bot_token,
                     "GOVFLOW_SLACK_SIGNING_SECRET": SANDBOX_SIGNING_SECRET,
                 }
             )
