@@ -505,7 +505,6 @@ def sop_update_view(
     )
 
 
-
 def assignment_view(
     state: RequestState,
     rules: Rules,

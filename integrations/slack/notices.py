@@ -134,8 +134,7 @@ def thread_reply(notice: Notice, rules: Rules) -> Reply | None:
             return _diff_reply(head, notice.diff)
         case SignoffInvalidated():
             head = (
-                f"🔁 The approvals of round {notice.round} no longer hold, so sign-off starts "
-                "again"
+                f"🔁 The approvals of round {notice.round} no longer hold, so sign-off starts again"
             )
             return _say(head, block_quote(notice.reason, QUOTE))
         case PublishConflict():

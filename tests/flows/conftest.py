@@ -29,8 +29,12 @@ def slack() -> Iterator[SlackSandbox]:
 
 @pytest.fixture
 def pipeline_env(
-    monkeypatch: pytest.MonkeyPatch, prefect_api: str, jira: JiraSandbox, slack: SlackSandbox,
-    ledger: Engine, database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_api: str,
+    jira: JiraSandbox,
+    slack: SlackSandbox,
+    ledger: Engine,
+    database_url: str,
 ) -> Iterator[dict[str, str]]:
     """Process environment for running flows against the stand-ins and a migrated ledger."""
     env = govflow_environment(jira, slack, database_url)

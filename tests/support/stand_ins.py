@@ -6,7 +6,9 @@ from sandbox.jira_server import JiraSandbox
 from sandbox.slack.sandbox import SlackSandbox
 
 
-def govflow_environment(jira: JiraSandbox, slack: SlackSandbox, database_url: str) -> dict[str, str]:
+def govflow_environment(
+    jira: JiraSandbox, slack: SlackSandbox, database_url: str
+) -> dict[str, str]:
     """The GOVFLOW_* variables that point the pipeline at these stand-ins and this ledger."""
     user, token = jira.credentials
     return {
