@@ -11,11 +11,13 @@ from flows.run_tags import add_run_tags
 from govflow.intake import IntakeOutcome
 from govflow.runtime import Runtime
 from integrations.prefect_ui.artifacts import publish_board
+from tasks.advance import apply_events
 from tasks.intake import (
     advance_intake_cursor,
     deliver_effects,
     poll_jira,
     read_intake_cursor,
+    read_requester_replies,
     record_ticket_task,
 )
 
@@ -36,6 +38,9 @@ def intake() -> dict[str, Any]:
         # tag-concurrency lease round trip to the server (~0.8 s under load on prefect 3.9).
         outcomes[ticket.key] = record_ticket_task(runtime, ticket)
     advance_intake_cursor(runtime, tickets)
+    replied = read_requester_replies(runtime, [t.key for t in tickets])
+    for request_id in replied:
+        apply_events(runtime, request_id)
     delivery = deliver_effects(runtime)
     changed = sorted(key for key, o in outcomes.items() if o is not IntakeOutcome.UNCHANGED)
     add_run_tags(changed)
@@ -44,6 +49,7 @@ def intake() -> dict[str, Any]:
         "seen": len(tickets),
         "outcomes": {o.value: sum(1 for v in outcomes.values() if v is o) for o in IntakeOutcome},
         "changed": changed,
+        "replies": len(replied),
         "delivered": delivery.sent,
         "deferred": delivery.deferred,
         "dead": delivery.dead,

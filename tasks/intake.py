@@ -10,8 +10,10 @@ from prefect.cache_policies import NO_CACHE
 from domain.ticket import Ticket
 from govflow.intake import IntakeOutcome, record_ticket
 from govflow.polling import newest_update, poll_tickets
+from govflow.replies import awaiting_reply, record_replies
 from govflow.runtime import Runtime, utc_now
 from integrations.db.cursors import advance_cursor, read_cursor
+from integrations.db.requests import find_request
 from integrations.delivery import DeliveryReport
 
 INTAKE_CURSOR = "intake"
@@ -51,3 +53,22 @@ def advance_intake_cursor(runtime: Runtime, tickets: list[Ticket]) -> datetime |
 def deliver_effects(runtime: Runtime) -> DeliveryReport:
     """Send every due outbox effect to Jira and Slack."""
     return runtime.deliverer().deliver_due()
+
+
+@task(name="read-requester-replies", cache_policy=NO_CACHE)
+def read_requester_replies(runtime: Runtime, keys: list[str]) -> list[int]:
+    """Record new comments on requests waiting for their requester; ids of requests to advance."""
+    waiting: list[int] = []
+    for key in keys:
+        with runtime.sessions.begin() as session:
+            row = find_request(session, key)
+            if not awaiting_reply(row):
+                continue
+        comments = runtime.jira.comments(key)
+        with runtime.sessions.begin() as session:
+            row = find_request(session, key)
+            if awaiting_reply(row) and row is not None:
+                user = runtime.settings.jira_user
+                if record_replies(session, row, comments, api_user=user, now=utc_now()):
+                    waiting.append(row.id)
+    return waiting

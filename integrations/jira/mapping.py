@@ -133,12 +133,15 @@ def parse_jira_time(raw: Any) -> datetime:
     if isinstance(raw, str):
         match = JIRA_TIME.match(raw.strip())
         if match:
-            stamp, _fraction, zone = match.groups()
+            stamp, fraction, zone = match.groups()
             zone = (zone or "+0000").replace("Z", "+0000").replace(":", "")
+            # Keep the milliseconds: replies are ordered against questions asked that second.
+            micros = (fraction or ".0")[1:7].ljust(6, "0")
             try:
-                return datetime.strptime(stamp + zone, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
+                parsed = datetime.strptime(f"{stamp}.{micros}{zone}", "%Y-%m-%dT%H:%M:%S.%f%z")
             except ValueError:
-                pass
+                return datetime(1970, 1, 1, tzinfo=UTC)
+            return parsed.astimezone(UTC)
     return datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -192,3 +192,25 @@ def flow_run_tags(name: str) -> set[str]:
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
         )
     return set(runs[0].tags) if runs else set()
+
+
+def test_question_waits_for_the_requester_and_a_polled_reply_resumes(
+    receiver: ThreadedServer, ledger: Engine, jira: JiraSandbox, slack: SlackSandbox
+) -> None:
+    """Ask pauses in NEEDS_INFO; the requester's Jira reply, read by the poll, resumes."""
+    intake()
+    pipeline = Pipeline(ledger, slack)
+    state = pipeline.request().state or {}
+    expert = roster_ids(state, state["expert_team"])[0]
+    pipeline.click("assignment:0", ActionId.ASK, expert)
+    pipeline.submit_latest_view(expert, {"question": "Which handbag brands are affected?"})
+    pipeline.wait_for(lambda row: row.stage == Stage.NEEDS_INFO)
+    eventually(lambda: any("Which handbag brands" in c.body for c in jira.comments(KEY)))
+
+    requester = jira.snapshot(KEY)["fields"]["Reporter"]
+    jira.comment_as(KEY, str(requester), "Mostly the top five luxury houses.")
+    summary = intake()
+
+    assert summary["replies"] == 1
+    assert pipeline.request().stage == Stage.EXPERT_REVIEW
+    assert intake()["replies"] == 0
