@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -305,3 +306,51 @@ def _request_id(session: Session) -> int:
     value = session.scalar(select(RequestRow.id).where(RequestRow.jira_key == KEY))
     assert value is not None
     return value
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_simultaneous_approvals_from_two_teams_both_count_and_advance_once(
+    ledger: Engine, rules: Rules
+) -> None:
+    """The last two approvals, from different teams, race: both count, one stage change."""
+    driver = Driver(ledger, rules)
+    driver.send(driver.claim())
+    driver.send(driver.assess())
+    driver.advance()
+    driver.send(driver.decide(QA[0], "qa"))
+    driver.send(driver.decide(BPO, "bpo_ops"))
+    driver.advance()
+    last = [driver.decide(QA[1], "qa"), driver.decide(ALGO, "algorithm")]
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def approve(event: Event) -> None:
+        try:
+            barrier.wait()
+            driver.send(event)
+            with driver.sessions.begin() as session:
+                context = EffectContext(rules=rules, jira_browse_url="https://jira.example")
+                advance_request(session, driver.request_id, context, driver.now)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve, args=(event,)) for event in last]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    row = driver.row()
+    assert row.stage == Stage.SOP_UPDATE
+    decisions = (row.state or {})["decisions"]
+    assert {d["event_id"] for d in decisions} >= {e.event_id for e in last}
+    with driver.sessions.begin() as session:
+        moves = [
+            a
+            for a in audit_trail(session, driver.request_id)
+            if a.action == "stage_changed"
+            and a.detail.get("notice", {}).get("to_stage") == Stage.SOP_UPDATE
+        ]
+    assert len(moves) == 1
