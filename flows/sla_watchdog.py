@@ -11,7 +11,7 @@ from prefect import flow
 from flows.run_tags import add_run_tags
 from govflow.runtime import Runtime, utc_now
 from tasks.intake import deliver_effects
-from tasks.sla import fire_due_clocks, redrive_stalled_requests
+from tasks.sla import fire_due_clocks, redrive_stalled_requests, refresh_root_cards
 
 Trigger = Callable[[int], object]
 
@@ -38,6 +38,7 @@ def sla_watchdog(limit: int = 1000, trigger: Trigger | None = None) -> dict[str,
     runtime = Runtime.load()
     now = utc_now()
     fired = fire_due_clocks(runtime, now, limit)
+    refresh_root_cards(runtime, fired.keys, now)
     redriven = redrive_stalled_requests(runtime, now, trigger or advance_trigger())
     delivery = deliver_effects(runtime)
     add_run_tags(fired.keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -30,3 +31,20 @@ def reconcile_request(
             state, clocks=clock_lines(session, request_id, context.rules, now)
         )
     return changes
+
+
+def refresh_roots(
+    session: Session, request_ids: Sequence[int], context: EffectContext, now: datetime
+) -> int:
+    """Re-render the root card of each request, e.g. after the watchdog moved a clock's state."""
+    refreshed = 0
+    for request_id in request_ids:
+        row = lock_request_by_id(session, request_id)
+        if row.state is None:
+            continue
+        state = RequestState.model_validate(row.state)
+        EffectWriter(session, row, context, now).refresh_root(
+            state, clocks=clock_lines(session, request_id, context.rules, now)
+        )
+        refreshed += 1
+    return refreshed

@@ -9,7 +9,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from govflow.clocks import WatchdogReport, redrive_stalled, sweep_due
+from govflow.effects import EffectContext
+from govflow.request_clocks import refresh_roots
 from govflow.runtime import Runtime
+from integrations.db.requests import find_request
 
 
 @task(name="fire-due-clocks", cache_policy=NO_CACHE)
@@ -24,3 +27,12 @@ def redrive_stalled_requests(
 ) -> list[int]:
     """Start `advance` again for requests whose events nobody applied (a lost trigger)."""
     return redrive_stalled(runtime.sessions, now, trigger)
+
+
+@task(name="refresh-root-cards", cache_policy=NO_CACHE)
+def refresh_root_cards(runtime: Runtime, jira_keys: list[str], now: datetime) -> int:
+    """Show the new clock states on the root cards of the requests the watchdog touched."""
+    context = EffectContext(rules=runtime.rules, jira_browse_url=runtime.jira.browse_url)
+    with runtime.sessions.begin() as session:
+        ids = [row.id for key in jira_keys if (row := find_request(session, key)) is not None]
+        return refresh_roots(session, ids, context, now)

@@ -8,13 +8,15 @@ outside a run is deprecated).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from sqlalchemy import select
 
-from govflow.runtime import Runtime
+from govflow.runtime import Runtime, utc_now
 from integrations.db.audit import audit_trail
-from integrations.db.models import AuditRow, RequestRow
+from integrations.db.models import AuditRow, RequestRow, SlaClockRow
 from integrations.db.requests import open_requests
 
 BOARD_KEY = "open-requests"
@@ -49,13 +51,36 @@ def timeline_markdown(request: RequestRow, trail: Sequence[AuditRow]) -> str:
     return "\n".join(lines)
 
 
-def board_rows(requests: Sequence[RequestRow]) -> list[dict[str, str]]:
-    """One row per open request for the board table."""
+def sla_summary(clocks: Sequence[SlaClockRow], now: datetime) -> str:
+    """The request's running and paused clocks in a few words, most urgent first."""
+    live = [c for c in clocks if c.status != "stopped"]
+    live.sort(key=lambda c: c.due_at or datetime.max.replace(tzinfo=UTC))
+    parts = []
+    for clock in live:
+        if clock.status == "paused":
+            parts.append(f"{clock.team}: paused")
+        elif clock.due_at is None:
+            parts.append(f"{clock.team}: running")
+        else:
+            late = " BREACHED" if clock.due_at <= now else ""
+            parts.append(f"{clock.team}: due {clock.due_at:%d %b %H:%M} UTC{late}")
+    return "; ".join(parts) or "-"
+
+
+def board_rows(
+    requests: Sequence[RequestRow],
+    clocks: Mapping[int, Sequence[SlaClockRow]] | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, str]]:
+    """One row per open request for the board table, with its SLA clocks."""
+    clocks = clocks or {}
+    now = now or datetime.now(UTC)
     return [
         {
             "request": r.jira_key,
             "stage": r.stage,
             "held by": _holder(r),
+            "SLA": sla_summary(clocks.get(r.id, ()), now),
             "priority": r.priority,
             "market": r.market or "-",
             "summary": r.summary[:80],
@@ -89,7 +114,13 @@ def publish_request_timeline(runtime: Runtime, request_id: int) -> None:
 def publish_board(runtime: Runtime) -> None:
     """Publish (a new version of) the open-requests board."""
     with runtime.sessions.begin() as session:
-        rows = board_rows(open_requests(session, limit=BOARD_LIMIT))
+        requests = open_requests(session, limit=BOARD_LIMIT)
+        ids = [r.id for r in requests]
+        clocks: dict[int, list[SlaClockRow]] = {}
+        query = select(SlaClockRow).where(SlaClockRow.request_id.in_(ids))
+        for clock in session.scalars(query):
+            clocks.setdefault(clock.request_id, []).append(clock)
+        rows = board_rows(requests, clocks, utc_now())
     create_table_artifact(table=rows, key=BOARD_KEY, description="Open requests")
 
 

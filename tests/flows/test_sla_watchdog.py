@@ -103,7 +103,9 @@ def test_a_breached_clock_escalates_once_and_stalled_requests_are_redriven(
 
     assert (summary["due_clocks"], summary["warnings"], summary["breaches"]) == (1, 2, 1)
     assert summary["requests"] == [KEY] and summary["dead"] == 0
-    assert summary["delivered"] == 7  # due date + the six escalation effects
+    # The due date, the six escalation effects, and the root card showing the breach.
+    assert summary["delivered"] == 8
+    assert any(c.method == "chat.update" for c in slack.calls())
     assert (rerun["due_clocks"], rerun["effects_queued"], rerun["delivered"]) == (0, 0, 0)
     assert trigger.request_ids == [request_id, request_id]  # each sweep re-drives it
 
