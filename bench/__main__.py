@@ -3,14 +3,19 @@
 python -m bench            # full size (minutes)
 python -m bench --quick    # CI size (seconds)
 python -m bench watchdog   # only the modules named
+python -m bench --json out.json hitl   # also the rows (and a module's DETAILS) as JSON
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import pkgutil
+import platform
 from collections.abc import Sequence
+from pathlib import Path
 
 import bench
 
@@ -60,13 +65,21 @@ def main() -> None:
     """Parse the command line, run the benchmarks, print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI-sized inputs")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     parser.add_argument("modules", nargs="*", help="only these bench modules")
     args = parser.parse_args()
     rows: list[dict[str, object]] = []
+    details: dict[str, object] = {}
     for name in modules(args.modules):
         module = importlib.import_module(f"bench.{name}")
         rows += [{"bench": name, **row} for row in module.run(quick=args.quick)]
+        if hasattr(module, "DETAILS"):  # every sample behind a module's rows
+            details[name] = module.DETAILS
     print(table(rows))
+    if args.json:
+        machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+        report = {"quick": args.quick, "machine": machine, "rows": rows, "details": details}
+        args.json.write_text(json.dumps(report, indent=2, default=str))
 
 
 if __name__ == "__main__":
