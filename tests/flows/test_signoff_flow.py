@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 
 import pytest
 from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterName,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
+from prefect.states import StateType
 from prefect.task_worker import serve as serve_tasks
 from sqlalchemy import Engine, select
 
@@ -26,7 +32,7 @@ from govflow.receiver import create_app
 from govflow.runtime import Runtime, utc_now
 from govflow.sop_import import import_sops
 from integrations.db.engine import make_sessionmaker
-from integrations.db.models import OutboxRow, RequestRow
+from integrations.db.models import EventRow, OutboxRow, RequestRow
 from integrations.db.sops import latest_versions
 from integrations.slack.interactions import ActionId
 from sandbox.jira_server import JiraSandbox
@@ -35,6 +41,7 @@ from sandbox.slack.sandbox import SlackSandbox
 
 pytestmark = pytest.mark.prefect
 T = TypeVar("T")
+FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
 KEY = "MODREQ-1"
 
 
@@ -54,9 +61,13 @@ def task_worker(prefect_api: str) -> Iterator[None]:
 
 @pytest.fixture
 def receiver(
-    pipeline_env: dict[str, str], slack: SlackSandbox, task_worker: None
+    pipeline_env: dict[str, str], slack: SlackSandbox, task_worker: None, ledger: Engine
 ) -> Iterator[ThreadedServer]:
-    """The receiver served on a free port, with the Slack stand-in delivering to it."""
+    """The receiver served on a free port, with the Slack stand-in delivering to it.
+
+    On the way out it waits until every advance this test caused has run: the task worker
+    outlives the test, and a late run would read the next test's environment.
+    """
     runtime = Runtime.load()
     app = create_app(runtime, advance=trigger_advance)
     with ThreadedServer(app) as server:
@@ -64,6 +75,19 @@ def receiver(
             f"{server.url}/slack/events", pipeline_env["GOVFLOW_SLACK_SIGNING_SECRET"]
         )
         yield server
+        eventually(lambda: quiet(ledger), timeout=60)
+
+
+def quiet(engine: Engine) -> bool:
+    """No event waits to be applied and no advance run is scheduled or running."""
+    with make_sessionmaker(engine).begin() as session:
+        if session.scalar(select(EventRow.id).where(EventRow.processed_at.is_(None)).limit(1)):
+            return False
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["advance-request"]))
+        )
+    return all(run.state_type in FINAL for run in runs)
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
@@ -168,7 +192,8 @@ def test_clicks_and_modals_take_a_ticket_to_a_published_sop(
     final = pipeline.wait_for(lambda row: row.stage == Stage.SOP_UPDATE)
     assert final.assignee == expert
     eventually(lambda: [t.to_status for t in jira.transitions_done(KEY)][-1:] == ["Implementing"])
-    assert flow_run_tags(f"{KEY} · SOP_UPDATE") >= {KEY, "SOP_UPDATE"}
+    # The run renames and tags itself after delivering, so the UI may lag the ledger a little.
+    eventually(lambda: flow_run_tags(f"{KEY} · SOP_UPDATE") >= {KEY, "SOP_UPDATE"})
 
     owner = roster_ids(final.state or {}, (final.state or {})["sop_owner_team"])[0]
     card = eventually(lambda: pipeline.request().facts.get("sop_update_card"))
