@@ -78,6 +78,11 @@ HINTS: dict[str, str] = {
 }
 
 
+def redact_url(url: str) -> str:
+    """`url` with any password masked, for logs and terminal output."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 class SettingsInvalid(ValueError):
     """Several cross-field problems at once, each `(field, message, hint)`.
 
@@ -192,7 +197,7 @@ class Settings(BaseSettings):
     @property
     def database_url_redacted(self) -> str:
         """The database URL with any password masked, for logs and `serve` output."""
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database_url)
+        return redact_url(self.database_url)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # SecretStr already hides tokens; the database URL can embed a password too.

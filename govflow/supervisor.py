@@ -8,7 +8,6 @@ runner that serves the flows, and the receiver. Ctrl-C or SIGTERM stops them all
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from config.rules import Rules
-from config.settings import Settings
+from config.settings import Settings, redact_url
 from govflow.prefect_server import free_port, start_prefect_server
 from govflow.startup import prepare_ledger
 from integrations.db.engine import make_engine
@@ -121,7 +120,7 @@ class Supervisor:
             report = prepare_ledger(self.settings, self.rules, engine, datetime.now(UTC))
         finally:
             engine.dispose()
-        self.say(f"ledger      {_redact(url)} (migrated)")
+        self.say(f"ledger      {redact_url(url)} (migrated)")
         for line in report.lines():
             self.say(f"sops        {line}")
 
@@ -252,7 +251,3 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
