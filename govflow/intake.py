@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,7 +18,6 @@ from govflow.effects import EffectContext, EffectWriter
 from govflow.request_clocks import reconcile_request
 from integrations.db.audit import record_audit
 from integrations.db.models import RequestRow
-from integrations.db.outbox import enqueue_effect
 from integrations.db.requests import ensure_request, lock_request
 from integrations.delivery import EffectKind
 from integrations.jira.comments import render_acknowledged, render_incomplete
@@ -38,16 +35,8 @@ class IntakeOutcome(StrEnum):
     EDITED = "edited"
 
 
-@dataclass(frozen=True)
-class IntakeContext:
-    """What intake needs besides the ticket: the rules and where the Jira UI lives."""
-
-    rules: Rules
-    jira_browse_url: str
-
-    def issue_url(self, key: str) -> str:
-        """The browser URL of a Jira issue."""
-        return f"{self.jira_browse_url.rstrip('/')}/browse/{key}"
+# Intake needs exactly what queueing effects needs: the rules and where the Jira UI lives.
+IntakeContext = EffectContext
 
 
 def record_ticket(
@@ -123,10 +112,9 @@ def _ask_for_fixes(
         _move(session, row, Stage.NEEDS_INFO, now, reason="ticket incomplete")
         row.resume_stage = Stage.RECEIVED
     body = render_incomplete(invalid.problems, requester_account_id=ticket.reporter_account_id)
-    _effect(
-        session, row, EffectKind.JIRA_COMMENT, {"body": body}, f"incomplete:{row.fingerprint}", now
-    )
-    _status_effect(session, row, context.rules, now)
+    writer = EffectWriter(session, row, context, now)
+    writer.queue(EffectKind.JIRA_COMMENT, {"body": body}, f"incomplete:{row.fingerprint}")
+    writer.transition(Stage(row.stage), f"{row.stage}:{row.fingerprint}")
     record_audit(
         session,
         at=now,
@@ -174,23 +162,18 @@ def _route(
     body = render_acknowledged(
         triaged, rules, requester_account_id=ticket.reporter_account_id, expert_due=None
     )
-    _effect(session, row, EffectKind.JIRA_COMMENT, {"body": body}, "acknowledged", now)
-    _status_effect(session, row, rules, now)
+    writer = EffectWriter(session, row, context, now)
+    writer.queue(EffectKind.JIRA_COMMENT, {"body": body}, "acknowledged")
+    writer.transition(Stage(row.stage), f"{row.stage}:{row.fingerprint}")
     channel = route.slack_channel or rules.teams[route.expert_team].slack_channel
     text, blocks = render_request_root(request_card(row, rules, context, ticket.reporter_name))
-    _effect(
-        session,
-        row,
-        EffectKind.SLACK_ROOT,
-        {"channel": channel, "text": text, "blocks": blocks},
-        "thread-root",
-        now,
+    writer.queue(
+        EffectKind.SLACK_ROOT, {"channel": channel, "text": text, "blocks": blocks}, "thread-root"
     )
     state = begin(ticket.key, requester_of(ticket), route, rules, now)
     row.state = state.model_dump(mode="json")
-    effects = EffectContext(rules=rules, jira_browse_url=context.jira_browse_url)
-    EffectWriter(session, row, effects, now).assignment_card(state)
-    reconcile_request(session, row.id, effects, now)
+    writer.assignment_card(state)
+    reconcile_request(session, row.id, writer.context, now)
 
 
 def requester_of(ticket: Ticket) -> Person:
@@ -236,35 +219,4 @@ def _move(session: Session, row: RequestRow, target: Stage, now: datetime, *, re
         request_id=row.id,
         reason=reason,
         detail={"from": current.value, "to": target.value},
-    )
-
-
-def _status_effect(session: Session, row: RequestRow, rules: Rules, now: datetime) -> None:
-    status = rules.jira.status_mapping.get(Stage(row.stage))
-    if status:
-        _effect(
-            session,
-            row,
-            EffectKind.JIRA_TRANSITION,
-            {"status": status},
-            f"status:{row.stage}:{row.fingerprint}",
-            now,
-        )
-
-
-def _effect(
-    session: Session,
-    row: RequestRow,
-    kind: str,
-    payload: dict[str, Any],
-    suffix: str,
-    now: datetime,
-) -> None:
-    enqueue_effect(
-        session,
-        request_id=row.id,
-        kind=kind,
-        payload=payload,
-        idempotency_key=f"{row.jira_key}:{suffix}",
-        now=now,
     )

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
+from govflow.waiting import wait_for_http
 from sandbox.server import bind_loopback
 
 
@@ -73,15 +71,12 @@ def start_prefect_server(
 
 
 def wait_until_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Poll the server's health endpoint until it answers or the process dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"prefect server at {api_url} did not answer within {timeout:.0f} s")
+    """Poll the server's health endpoint until it answers 200 or the process dies."""
+    wait_for_http(
+        f"{api_url}/health",
+        process,
+        timeout,
+        what=f"prefect server at {api_url}",
+        require_ok=True,
+        interval=0.25,
+    )

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from config.rules import Rules
 from config.settings import Settings, redact_url
 from govflow.prefect_server import free_port, start_prefect_server
 from govflow.startup import prepare_ledger
+from govflow.waiting import wait_for_http
 from integrations.db.engine import make_engine
 from sandbox.jira.control import RemoteJiraSandbox
 from sandbox.slack.sandbox import RemoteSlackSandbox
@@ -241,13 +240,4 @@ def _port_free(port: int) -> bool:
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+    wait_for_http(url, process, timeout, what=url)
