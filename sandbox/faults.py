@@ -2,7 +2,9 @@
 
 A plan holds, per API method, a queue of one-off faults (for a test that wants exactly two
 429s on `chat.postMessage`) and an optional random rate (for a soak). Each stand-in asks
-`take(method)` before answering and renders the fault the way its vendor would.
+`take(method)` before answering and renders the fault the way its vendor would. A random
+fault with `burst` > 1 also fails that many calls of the same method in a row (rate limits
+come in bursts), and the plan counts every fault it injected, by kind.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class Fault:
     status: int = 503
     retry_after: int = 1
     delay: float = 0.0
+    # When drawn at random: how many calls of the method in a row it fails.
+    burst: int = 1
 
 
 @dataclass
@@ -78,6 +82,20 @@ class FaultPlan:
                     break
             if fault is None and self._random and self._random.rng.random() < self._random.rate:
                 fault = self._random.rng.choice(self._random.kinds)
+                if fault.burst > 1:
+                    self._queued.setdefault(method, deque()).extend([fault] * (fault.burst - 1))
             if fault is not None:
                 self.injected.append((method, fault))
             return fault
+
+    def counts(self) -> dict[str, int]:
+        """How many faults were injected so far, by kind (`server_error_503`-style for 5xx)."""
+        with self._lock:
+            injected = list(self.injected)
+        counted: dict[str, int] = {}
+        for _, fault in injected:
+            name = fault.kind.value
+            if fault.kind is FaultKind.SERVER_ERROR:
+                name = f"{name}_{fault.status}"
+            counted[name] = counted.get(name, 0) + 1
+        return counted

@@ -9,7 +9,8 @@ Wire behaviour copied from Slack:
   body without `charset` gets Slack's `missing_charset` warning;
 - answers carry `Content-Type: application/json; charset=utf-8` and an `X-Slack-Req-Id`.
 Injected faults render as Slack's edge does: 429 + `Retry-After` + `ratelimited`, 5xx with
-an HTML page, a slow answer, or a connection reset with no answer at all.
+an HTML page, a slow answer (the call is carried out at once, its answer held back), or a
+connection reset with no answer at all.
 """
 
 from __future__ import annotations
@@ -190,9 +191,7 @@ class SlackApp:
         except ApiFailure as failure:
             refused = failure
         fault = self.faults.take(method)
-        if fault is not None and fault.kind is FaultKind.LATENCY:
-            await asyncio.sleep(fault.delay)
-        elif fault is not None:
+        if fault is not None and fault.kind is not FaultKind.LATENCY:
             await self._fault(fault, method, args, scope, receive, send)
             return
         token = bearer_token(request.headers.get("authorization")) or form_token
@@ -210,6 +209,10 @@ class SlackApp:
         )
         if lost and await drop_connection(send):
             return
+        if fault is not None:
+            # LATENCY: the call took effect; only its answer is late, so a client that gave
+            # up has still posted, as when Slack is slow rather than down.
+            await asyncio.sleep(fault.delay)
         await slack_json(answer, status)(scope, receive, send)
 
     def _answer(
