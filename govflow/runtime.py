@@ -45,7 +45,9 @@ def dispose_engines() -> None:
 def slack_gateway(settings: Settings) -> SlackGateway:
     """The Slack gateway for these settings (the stand-in's token when none is configured)."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-    return SlackGateway(token, base_url=str(settings.slack_api_url))
+    return SlackGateway(
+        token, base_url=str(settings.slack_api_url), timeout=settings.http_timeout_seconds
+    )
 
 
 class Runtime:

@@ -66,7 +66,7 @@ class JiraGateway:
         """A gateway for the Jira the settings name (the client is still built lazily)."""
         token = settings.jira_token or SecretStr("")
         url = str(settings.jira_url) if settings.jira_url is not None else ""
-        return cls(url, settings.jira_user or "", token)
+        return cls(url, settings.jira_user or "", token, timeout=settings.http_timeout_seconds)
 
     @property
     def browse_url(self) -> str:
