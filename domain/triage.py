@@ -11,6 +11,9 @@ from domain.ticket import FieldValue, Ticket
 
 # Routing needs these whatever the request type lists as required.
 ROUTING_FIELDS = ("request_type", "domain", "market")
+# How much of a wrong value a problem quotes back: enough to recognise it, and short enough
+# that a pasted essay keeps the comment listing every problem inside Jira's 32,767 characters.
+QUOTE_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def _lookup_request_type(ticket: Ticket, rules: Rules, problems: list[TicketProb
             TicketProblem(
                 field="request_type",
                 label=label,
-                message=f"{value!r} is not a request type we handle",
+                message=f"{quoted(value)} is not a request type we handle",
                 fix=f"Choose one of: {choices}.",
             )
         )
@@ -126,7 +129,7 @@ def _check_field(
             return TicketProblem(
                 field=name,
                 label=label,
-                message=f"{', '.join(map(repr, wrong))} is not an accepted value",
+                message=f"{', '.join(map(quoted, wrong[:5]))} is not an accepted value",
                 fix=f"Choose one of: {', '.join(allowed)}.",
             )
     if field is not None and field.kind is FieldKind.TEXT and isinstance(value, str):
@@ -169,6 +172,11 @@ def _canonical(value: str | None, allowed: list[str]) -> str | None:
     if value is None:
         return None
     return next((a for a in allowed if a.casefold() == value.casefold()), None)
+
+
+def quoted(value: str) -> str:
+    """A requester's value as a problem quotes it: repr'd, cut to QUOTE_MAX characters."""
+    return repr(value if len(value) <= QUOTE_MAX else value[: QUOTE_MAX - 1] + "…")
 
 
 def _malformed(name: str, label: str, what: str) -> TicketProblem:

@@ -16,6 +16,17 @@ from domain.errors import ConfigError, ConfigProblem
 from domain.ticket import FieldValue, Ticket
 
 JIRA_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}:?\d{2}|Z)?$")
+# What Jira's account ids and email addresses look like; anything else is not kept, so an id
+# can neither overflow the ledger's columns nor smuggle wiki markup into a mention.
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9:_-]{1,128}")
+EMAIL = re.compile(r"[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,189}\.[^@\s\x00-\x1f]{1,63}")
+# C0 controls but tab, newline and carriage return: PostgreSQL refuses NUL in text, and none
+# of the others means anything in a Jira comment or a Slack message.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A lone surrogate (JSON's "\ud800" escape) cannot be encoded as UTF-8 for the ledger or HTTP.
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+# ADF leaf nodes whose text lives in `attrs.text` (a mention shows "@Name", an emoji itself).
+_ATTR_TEXT_NODES = frozenset({"mention", "emoji", "status", "date"})
 
 
 def resolve_field_ids(
@@ -72,8 +83,8 @@ def ticket_from_issue(
         summary=_plain(fields.get("summary"))[:1000],
         status=_name(fields.get("status")),
         priority_name=_name(fields.get("priority")),
-        reporter_account_id=_opt_str(reporter.get("accountId")),
-        reporter_email=_opt_str(reporter.get("emailAddress")),
+        reporter_account_id=matching(reporter.get("accountId"), ACCOUNT_ID),
+        reporter_email=matching(reporter.get("emailAddress"), EMAIL),
         reporter_name=_plain(reporter.get("displayName"))[:200],
         updated=parse_jira_time(fields.get("updated")),
         values=values,
@@ -87,7 +98,7 @@ def read_value(raw: Any, kind: FieldKind) -> FieldValue:
         return None
     if kind is FieldKind.TEXT:
         if isinstance(raw, str):
-            return raw.strip() or None
+            return clean_text(raw).strip() or None
         if isinstance(raw, Mapping) and raw.get("type") == "doc":
             return adf_text(raw).strip() or None
         if isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -119,13 +130,28 @@ def adf_text(node: Any, depth: int = 0) -> str:
     """The plain text of an Atlassian Document Format node (bounded depth for hostile input)."""
     if depth > 64 or not isinstance(node, Mapping):
         return ""
-    if node.get("type") == "text":
-        return str(node.get("text", ""))
+    kind = node.get("type")
+    if kind == "text":
+        return _leaf(node.get("text"))
+    if kind in _ATTR_TEXT_NODES:
+        attrs = node.get("attrs")
+        return _leaf(attrs.get("text")) if isinstance(attrs, Mapping) else ""
+    if kind == "hardBreak":
+        return "\n"
     content = node.get("content")
     if not isinstance(content, list):
         return ""
     sep = "\n" if node.get("type") in {"doc", "bulletList", "orderedList"} else ""
     return sep.join(adf_text(child, depth + 1) for child in content)
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters and with lone surrogates replaced: storable, sendable."""
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
+
+
+def _leaf(text: Any) -> str:
+    return clean_text(text) if isinstance(text, str) else ""
 
 
 def parse_jira_time(raw: Any) -> datetime:
@@ -147,25 +173,26 @@ def parse_jira_time(raw: Any) -> datetime:
 
 def _option(raw: Any) -> str:
     if isinstance(raw, str):
-        return raw.strip()
+        return clean_text(raw).strip()
     if isinstance(raw, Mapping) and isinstance(raw.get("value"), str):
-        return str(raw["value"]).strip()
+        return clean_text(raw["value"]).strip()
     raise ValueError(f"expected an option, found {type(raw).__name__}")
 
 
 def _name(raw: Any) -> str | None:
     if isinstance(raw, Mapping) and isinstance(raw.get("name"), str):
-        return str(raw["name"])
+        return clean_text(raw["name"])[:200]
     return None
 
 
 def _plain(raw: Any) -> str:
     if isinstance(raw, str):
-        return raw
+        return clean_text(raw)
     if isinstance(raw, Mapping):
         return adf_text(raw)
     return ""
 
 
-def _opt_str(raw: Any) -> str | None:
-    return str(raw) if isinstance(raw, str) and raw else None
+def matching(raw: Any, pattern: re.Pattern[str]) -> str | None:
+    """`raw` if it is a string of the expected format, else None."""
+    return raw if isinstance(raw, str) and pattern.fullmatch(raw) else None

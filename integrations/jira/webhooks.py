@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import PayloadInvalid, SignatureInvalid
-from integrations.jira.mapping import adf_text
+from integrations.jira.mapping import ACCOUNT_ID, EMAIL, adf_text, clean_text, matching
 
 ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated"})
 COMMENT_CREATED = "comment_created"
@@ -31,8 +31,6 @@ MAX_BODY = 32_767
 MAX_PAYLOAD = 5_000_000
 _KEY = re.compile(r"[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,8}")
 _ID = re.compile(r"[0-9]{1,18}")
-_ACCOUNT = re.compile(r"[A-Za-z0-9:_-]{1,128}")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}")
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 
 
@@ -134,8 +132,9 @@ def _comment_created(data: Mapping[str, Any]) -> CommentCreated:
         key=_matching(issue.get("key"), _KEY, "issue.key"),
         comment_id=_matching(comment.get("id"), _ID, "comment.id"),
         body=_body(comment.get("body")),
-        author_account_id=_optional(author.get("accountId"), _ACCOUNT),
-        author_email=_optional(author.get("emailAddress"), _EMAIL),
+        # Jira hides an email the user keeps private: the field is absent or "".
+        author_account_id=matching(author.get("accountId"), ACCOUNT_ID),
+        author_email=matching(author.get("emailAddress"), EMAIL),
         author_name=_display_name(author.get("displayName")),
     )
 
@@ -143,7 +142,7 @@ def _comment_created(data: Mapping[str, Any]) -> CommentCreated:
 def _body(raw: Any) -> str:
     """A comment body: v2 wiki markup as is, v3 ADF as its text; bounded."""
     if isinstance(raw, str):
-        text = raw
+        text = clean_text(raw)
     elif isinstance(raw, Mapping):
         text = adf_text(raw)
     elif raw is None:
@@ -165,12 +164,5 @@ def _matching(value: Any, pattern: re.Pattern[str], what: str) -> str:
     return value
 
 
-def _optional(value: Any, pattern: re.Pattern[str]) -> str | None:
-    # Jira hides an email the user keeps private: the field is absent or "".
-    if isinstance(value, str) and pattern.fullmatch(value):
-        return value
-    return None
-
-
 def _display_name(value: Any) -> str:
-    return value.strip()[:200] if isinstance(value, str) else ""
+    return clean_text(value).strip()[:200] if isinstance(value, str) else ""
