@@ -65,6 +65,7 @@ from integrations.db.events import record_event, unprocessed_events
 from integrations.db.models import EventRow
 from integrations.db.requests import find_request
 from integrations.db.sops import list_sops
+from integrations.follow_ups import FollowUps
 from integrations.jira.mapping import resolve_field_ids, ticket_from_issue
 from integrations.jira.port import JiraPort
 from integrations.jira.webhooks import (
@@ -76,12 +77,14 @@ from integrations.jira.webhooks import (
 )
 from integrations.slack.identity import IdentityResolver
 from integrations.slack.receiver import (
+    FOLLOW_UP_WORKERS,
     MAX_BODY,
     MAX_REASON,
     AdvanceTrigger,
     SlackEndpoint,
     SlackHandlers,
     build_bolt_app,
+    log_failure,
     socket_mode_handler,
 )
 
@@ -121,6 +124,7 @@ class JiraWebhookEndpoint:
         advance: AdvanceTrigger,
         now: Clock,
         api_account_ids: frozenset[str] = frozenset(),
+        follow_ups: FollowUps | None = None,
     ) -> None:
         self.secret = secret
         self.rules = rules
@@ -134,9 +138,15 @@ class JiraWebhookEndpoint:
         self.now = now
         self._field_ids: dict[str, str] | None = None
         self._field_lock = threading.Lock()
+        # The trigger runs after the answer, yielding to the answers still owed.
+        self.follow_ups = follow_ups or FollowUps(workers=2, name="jira-after")
 
     async def endpoint(self, request: Request) -> Response:
         """Read the body, then do the (blocking) work in a worker thread."""
+        with self.follow_ups.answering():
+            return await self._answer(request)
+
+    async def _answer(self, request: Request) -> Response:
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
         remote = request.client.host if request.client else "unknown"
@@ -167,7 +177,7 @@ class JiraWebhookEndpoint:
             log.warning("webhook %s not recorded: %r", identifier, exc)
             return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
         if answer.request_id is not None and answer.outcome in ("recorded", "intake"):
-            self._trigger(answer.request_id)
+            self.follow_ups.submit(self._trigger, answer.request_id).add_done_callback(log_failure)
         return JSONResponse({"ok": True, "outcome": answer.outcome}, status_code=answer.status)
 
     def _record(
@@ -341,7 +351,9 @@ def _commenter(webhook: CommentCreated) -> Person | None:
 # --- the app -----------------------------------------------------------------------------
 
 
-def slack_handlers(runtime: Runtime, *, advance: AdvanceTrigger, now: Clock) -> SlackHandlers:
+def slack_handlers(
+    runtime: Runtime, *, advance: AdvanceTrigger, now: Clock, after: FollowUps | None = None
+) -> SlackHandlers:
     """The Slack handlers over this runtime's ledger, gateway and rules."""
     rules = runtime.rules
 
@@ -362,6 +374,7 @@ def slack_handlers(runtime: Runtime, *, advance: AdvanceTrigger, now: Clock) -> 
         sop_choices=sop_choices,
         advance=advance,
         now=now,
+        after=after,
     )
 
 
@@ -373,11 +386,13 @@ def create_app(
     wall_clock: Callable[[], float] = time.time,
     in_threadpool: bool = True,
 ) -> Starlette:
-    """The receiver's ASGI app; `app.state.bolt` is the Bolt app (for Socket Mode)."""
+    """The receiver's ASGI app; `app.state` holds the Bolt app (for Socket Mode) and follow-ups."""
     settings = runtime.settings
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    # One queue of follow-ups for both endpoints: each yields to every answer still owed.
+    follow_ups = FollowUps(workers=FOLLOW_UP_WORKERS, name="receiver-after")
     bolt = build_bolt_app(
-        slack_handlers(runtime, advance=advance, now=now),
+        slack_handlers(runtime, advance=advance, now=now, after=follow_ups),
         bot_token=bot_token,
         api_url=str(settings.slack_api_url),
     )
@@ -391,6 +406,7 @@ def create_app(
         now=now,
         wall_clock=wall_clock,
         in_threadpool=in_threadpool,
+        follow_ups=follow_ups,
     )
     webhook_secret = (
         settings.jira_webhook_secret.get_secret_value() if settings.jira_webhook_secret else None
@@ -405,6 +421,7 @@ def create_app(
         api_user_email=settings.jira_user,
         advance=advance,
         now=now,
+        follow_ups=follow_ups,
     )
 
     async def healthz(request: Request) -> Response:
@@ -419,6 +436,7 @@ def create_app(
         ]
     )
     app.state.bolt = bolt
+    app.state.follow_ups = follow_ups
     return app
 
 

@@ -74,6 +74,7 @@ from integrations.db.delegations import add_delegation
 from integrations.db.events import record_event
 from integrations.db.models import RequestRow
 from integrations.db.requests import find_request
+from integrations.follow_ups import FollowUps
 from integrations.slack import modals
 from integrations.slack.blocks import STAGE_LABELS
 from integrations.slack.identity import IdentityResolver
@@ -359,9 +360,7 @@ class SlackHandlers:
         # Follow-ups (views.open, ephemerals, the advance trigger) must not delay the ack. A
         # few threads drain a burst's follow-ups in well under views.open's 3 seconds while
         # leaving the CPU to the requests still waiting for their ack.
-        self.after = after or ThreadPoolExecutor(
-            max_workers=FOLLOW_UP_WORKERS, thread_name_prefix="slack-after"
-        )
+        self.after = after or FollowUps(workers=FOLLOW_UP_WORKERS, name="slack-after")
         # SQLite has one writer at a time and makes the others retry with sleeps of up to
         # 100 ms; queueing this process's clicks on a lock instead wakes the next one the
         # moment the previous one commits. PostgreSQL needs no such thing.
@@ -653,7 +652,7 @@ class SlackHandlers:
 
     def _later(self, work: Callable[..., None], *args: Any) -> None:
         """Run `work` after the acknowledgement, off the request's thread."""
-        self.after.submit(work, *args).add_done_callback(_log_failure)
+        self.after.submit(work, *args).add_done_callback(log_failure)
 
     def _trigger(self, request_id: int) -> None:
         """Start `advance` for a request whose event is committed."""
@@ -891,11 +890,11 @@ def _confirmation(action: ActionId, jira_key: str) -> str:
     return f"{_DONE.get(action, 'Your action')} on {jira_key} is recorded."
 
 
-def _log_failure(done: Future[None]) -> None:
+def log_failure(done: Future[None]) -> None:
     """Keep a failed follow-up visible: an executor would drop its exception silently."""
     error = done.exception()
     if error is not None:
-        log.error("Slack follow-up failed", exc_info=error)
+        log.error("receiver follow-up failed", exc_info=error)
 
 
 def _who(person: Person) -> str:
@@ -1015,8 +1014,11 @@ class SlackEndpoint:
         now: Clock,
         wall_clock: Callable[[], float],
         in_threadpool: bool = True,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         self.app = app
+        # Counts this request as being answered, so follow-ups yield to it.
+        self.follow_ups = follow_ups
         # Without a secret nothing can be verified, so everything is refused.
         self.verifier = (
             SignatureVerifier(signing_secret, clock=_Clock(wall_clock)) if signing_secret else None
@@ -1028,6 +1030,12 @@ class SlackEndpoint:
 
     async def endpoint(self, request: Request) -> Response:
         """Read the body, then do the (blocking) work in a worker thread."""
+        if self.follow_ups is None:
+            return await self._answer(request)
+        with self.follow_ups.answering():
+            return await self._answer(request)
+
+    async def _answer(self, request: Request) -> Response:
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
         remote = request.client.host if request.client else "unknown"

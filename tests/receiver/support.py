@@ -73,6 +73,11 @@ class Stack:
     trigger: RecordingTrigger
     app: Starlette
 
+    def triggered(self) -> list[int]:
+        """The requests advanced once every follow-up of what was delivered so far has run."""
+        assert self.app.state.follow_ups.join(timeout=10), "follow-ups did not finish"
+        return list(self.trigger.calls)
+
 
 def person(user: UserSeed) -> Person:
     """A seeded Slack user as govflow knows people."""

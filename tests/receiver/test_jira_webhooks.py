@@ -110,7 +110,7 @@ class TestIssueEvents:
             assert row is not None
             request_id, stage = row.id, row.stage
         assert stage == "EXPERT_REVIEW"
-        assert stack.trigger.calls == [request_id]
+        assert stack.triggered() == [request_id]
         [delivery] = [d for d in stack.jira.webhook_deliveries() if d.event == "jira:issue_created"]
         [receipt] = events(stack, "jira_webhook")
         assert receipt.dedupe_key == f"jira:webhook:{delivery.identifier}"
@@ -167,7 +167,7 @@ class TestComments:
         assert event.dedupe_key == f"jira:comment:{comment_id}"
         assert event.payload["body"] == "Grades A to C."
         assert event.payload["actor"]["email"] == REQUESTER.email
-        assert stack.trigger.calls == [request_id]
+        assert stack.triggered() == [request_id]
 
     def test_govflows_own_comment_is_ignored(self, stack: Stack) -> None:
         """The API user's comments (govflow's questions) are not replies."""
@@ -177,7 +177,7 @@ class TestComments:
         stack.jira.flush_webhooks()
 
         assert events(stack, "requester_replied") == []
-        assert stack.trigger.calls == []
+        assert stack.triggered() == []
 
     def test_comment_while_nothing_waits_is_ignored(self, stack: Stack) -> None:
         """In sign-off a comment is not an answer to anything."""
