@@ -35,10 +35,9 @@ from sqlalchemy.engine import make_url
 from config.loader import load_rules
 from config.rules import Rules
 from config.settings import DEFAULT_RULES
-from domain.calendar import BusinessCalendar
 from domain.lifecycle import begin
 from domain.people import Person
-from domain.sla import due_at, next_fire_at, policy_thresholds, start_clock
+from domain.sla import start_clock
 from domain.stages import Stage
 from govflow import clocks as clock_cases
 from integrations.db.engine import make_engine, make_sessionmaker
@@ -166,12 +165,12 @@ def load_fixture(
     """Insert the requests and their clocks in bulk; the due clocks' rows as loaded."""
     route = next(r for r in rules.routing if r.name == ROUTE)
     team = rules.teams[route.expert_team]
-    calendar = BusinessCalendar.from_rules(rules.calendars[team.calendar], name=team.calendar)
+    book = clock_cases.CalendarBook(rules)
     policy = rules.sla_policies[route.sla_policy]
-    thresholds = policy_thresholds(policy.warn_at, [s.at for s in policy.escalation])
     target = policy.targets[Stage.EXPERT_REVIEW]["P3"]
 
-    def clock_values(started: datetime) -> tuple[str, datetime | None, datetime | None]:
+    def clock_values(started: datetime) -> tuple[str, datetime | None, datetime | None, str]:
+        """The clock's columns exactly as `sync_clocks` writes them when it starts it."""
         clock = start_clock(
             stage=Stage.EXPERT_REVIEW,
             target=target,
@@ -179,11 +178,11 @@ def load_fixture(
             warn_at=policy.warn_at,
             team=route.expert_team,
         )
-        return (
-            clock.model_dump_json(),
-            next_fire_at(clock, calendar, thresholds),
-            due_at(clock, calendar),
+        thresholds = clock_cases.thresholds_of(rules, route.sla_policy, route.expert_team, clock)
+        _, next_due, due, schedule = clock_cases.derived_columns(
+            clock, book, team.calendar, thresholds
         )
+        return clock.model_dump_json(), next_due, due, json.dumps(schedule)
 
     requester = Person(email="chloe.tan@example.com", name="Chloe Tan")
     state = begin("MODREQ-0", requester, route, rules, OPEN_START).model_dump(mode="json")
@@ -217,7 +216,7 @@ def load_fixture(
                 "updated_at": OPEN_START,
             }
         )
-        body, next_due, due = due_clock if n in due_ids else open_clock
+        body, next_due, due, schedule = due_clock if n in due_ids else open_clock
         clocks.append(
             {
                 "id": n,
@@ -231,6 +230,7 @@ def load_fixture(
                 "status": "running",
                 "next_due_at": next_due,
                 "due_at": due,
+                "schedule": schedule,
                 "created_at": OPEN_START,
                 "updated_at": OPEN_START,
             }
@@ -249,6 +249,7 @@ def load_fixture(
             "id": c["id"],
             "clock": json.loads(c["clock"]),
             "next_due_at": c["next_due_at"],
+            "schedule": json.loads(c["schedule"]),
             "updated_at": OPEN_START,
         }
         for c in clocks
@@ -275,7 +276,7 @@ def _insert(
     engine: Engine, model: type[RequestRow] | type[SlaClockRow], rows: Sequence[dict[str, Any]]
 ) -> None:
     """SQLite: executemany in one transaction, JSON columns as objects."""
-    json_columns = {"facts", "state", "clock"}
+    json_columns = {"facts", "state", "clock", "schedule"}
     decoded = [{k: json.loads(v) if k in json_columns else v for k, v in r.items()} for r in rows]
     with engine.begin() as conn:
         conn.execute(insert(model), decoded)

@@ -15,6 +15,11 @@ threshold at once in ascending order; a clock that jumped backward gets nothing 
 had. A paused clock still fires thresholds it crossed before the pause; a stopped one fires
 nothing, because the work it timed is over.
 
+A clock's thresholds do not move until the clock is paused, resumed or stopped (or its
+calendar or thresholds change), so `threshold_schedule` works their instants out once, and
+`scheduled_due` / `scheduled_next` then answer `due_thresholds` / `next_fire_at` by comparing
+instants: the watchdog does no calendar arithmetic on its hot path.
+
 States, first that applies: stopped, paused, breached (counted >= target), at_risk (the
 first `warn_at` threshold reached), on_track.
 
@@ -252,6 +257,37 @@ def due_thresholds(
     target = target_time(clock, calendar)
     counted = counted_time(clock, calendar, now)
     return [f for f in _pending(clock, thresholds) if counted >= target * f]
+
+
+Schedule = tuple[tuple[float, datetime | None], ...]
+"""Each threshold of a clock, lowest first, with the instant it falls due (None: not known
+while the clock is paused short of it). It holds until the clock is paused, resumed or
+stopped, or its calendar or thresholds change; firing thresholds does not move it."""
+
+
+def threshold_schedule(
+    clock: SlaClock, calendar: BusinessCalendar, thresholds: Iterable[float]
+) -> Schedule:
+    """When each threshold falls due, worked out once so a sweep needs no calendar arithmetic."""
+    target = target_time(clock, calendar)
+    return tuple((f, _instant_of(clock, calendar, target * f)) for f in sorted(set(thresholds)))
+
+
+def scheduled_due(clock: SlaClock, schedule: Schedule, now: datetime) -> list[float]:
+    """`due_thresholds` read off the clock's schedule: what is due by `now`, not yet fired."""
+    if clock.stopped_at is not None:
+        return []
+    now = _aware_utc(now)
+    fired = set(clock.fired)
+    return [f for f, at in schedule if f not in fired and at is not None and at <= now]
+
+
+def scheduled_next(clock: SlaClock, schedule: Schedule) -> datetime | None:
+    """`next_fire_at` read off the clock's schedule: the lowest unfired threshold's instant."""
+    if clock.stopped_at is not None:
+        return None
+    fired = set(clock.fired)
+    return next((at for f, at in schedule if f not in fired), None)
 
 
 class PauseNote(BaseModel):

@@ -13,7 +13,11 @@ Use cases over the ledger; those given a session never commit it:
 - `fire_due` is one batch of the watchdog's sweep: every due clock's thresholds fire once,
   in order, as outbox effects keyed `{key}:sla:{clock id}:{threshold}:{action}`, and are
   marked fired in the clock, so a repeated, late or concurrent sweep cannot fire anything
-  twice (see `integrations.db.clocks` for the locks). `sweep_due` runs batches, each in its
+  twice (see `integrations.db.clocks` for the locks). It reads each clock's thresholds off
+  the `schedule` that `sync_clocks` stored with it (`derived_columns`), which is stamped
+  with a digest of the calendar's definition and the `holidays` release; a schedule whose
+  digest or thresholds no longer match the rules (or a clock from before schedules) is
+  worked out again from the calendar and stored. `sweep_due` runs batches, each in its
   own transaction, until nothing is due; `redrive_stalled` re-triggers `advance` for
   requests whose events nobody applied.
 - `clock_lines` and `explain_request` describe the clocks for people.
@@ -32,9 +36,11 @@ Choices where the brief left room:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib.metadata import version
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -66,21 +72,23 @@ from domain.people import Person
 from domain.signoff import Decision, TeamState, decision_for, tally
 from domain.sla import (
     BREACH,
+    Schedule,
     SlaClock,
     SlaState,
     counted_time,
     due_at,
-    due_thresholds,
     explain,
     mark_fired,
-    next_fire_at,
     pause,
     policy_thresholds,
     resume,
+    scheduled_due,
+    scheduled_next,
     start_clock,
     state,
     stop,
     target_time,
+    threshold_schedule,
 )
 from domain.stages import Stage
 from integrations.db.audit import record_audit
@@ -125,6 +133,7 @@ STATE_LABELS = {
 # looked at, which is most of the cost of a sweep's arithmetic.
 _CALENDAR_CACHE: dict[tuple[str, str], BusinessCalendar] = {}
 _CALENDAR_CACHE_SIZE = 64
+_HOLIDAYS_VERSION = version("holidays")
 
 
 # ---- calendars and policies --------------------------------------------------------------
@@ -135,25 +144,40 @@ class CalendarBook:
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
-        self._found: dict[str, BusinessCalendar | None] = {}
+        self._found: dict[str, tuple[BusinessCalendar, str] | None] = {}
 
     def get(self, key: str) -> BusinessCalendar | None:
         """The calendar named `key`, or None when the rules no longer have it."""
+        found = self._lookup(key)
+        return found[0] if found is not None else None
+
+    def basis(self, key: str) -> str | None:
+        """A digest of all the calendar's arithmetic depends on: its rules and holiday data.
+
+        A clock's stored schedule is only as good as the basis it was worked out on.
+        """
+        found = self._lookup(key)
+        return found[1] if found is not None else None
+
+    def _lookup(self, key: str) -> tuple[BusinessCalendar, str] | None:
         if key not in self._found:
             self._found[key] = self._build(key)
         return self._found[key]
 
-    def _build(self, key: str) -> BusinessCalendar | None:
+    def _build(self, key: str) -> tuple[BusinessCalendar, str] | None:
         rules = self._rules.calendars.get(key)
         if rules is None:
             return None
-        cache_key = (key, rules.model_dump_json())
+        definition = rules.model_dump_json()
+        cache_key = (key, definition)
         calendar = _CALENDAR_CACHE.get(cache_key)
         if calendar is None:
             if len(_CALENDAR_CACHE) >= _CALENDAR_CACHE_SIZE:
                 _CALENDAR_CACHE.clear()
             calendar = _CALENDAR_CACHE[cache_key] = BusinessCalendar.from_rules(rules, name=key)
-        return calendar
+        # A new `holidays` release may add or move public holidays: that changes due times too.
+        source = f"{_HOLIDAYS_VERSION}\n{definition}".encode()
+        return calendar, hashlib.sha256(source).hexdigest()[:16]
 
 
 def escalation_steps(rules: Rules, policy: SlaPolicy | None, team: str) -> list[EscalationStep]:
@@ -299,7 +323,9 @@ class _Sync:
             team=want.team,
         )
         thresholds = thresholds_of(self.rules, plan.policy_key, want.team, clock)
-        status, next_due, due = _derived(clock, plan.calendar, thresholds)
+        status, next_due, due, schedule = derived_columns(
+            clock, self.book, plan.calendar_key, thresholds
+        )
         row = insert_clock(
             self.session,
             NewClock(
@@ -313,6 +339,7 @@ class _Sync:
                 status=status,
                 next_due_at=next_due,
                 due_at=due,
+                schedule=schedule,
             ),
             self.now,
         )
@@ -367,11 +394,11 @@ class _Sync:
         """Stop, pause or resume a clock at `now`, keeping its derived columns true."""
         clock = SlaClock.model_validate(row.clock)
         changed = {"stopped": stop, "paused": pause, "resumed": resume}[verb](clock, self.now)
-        calendar = self.book.get(row.calendar)
         thresholds = thresholds_of(self.rules, row.sla_policy, row.team, changed)
         row.clock = _dump(changed)
         # A stopped clock keeps the due time it had, so a report can tell if it was met.
-        row.status, row.next_due_at, row.due_at = _derived(changed, calendar, thresholds)
+        derived = derived_columns(changed, self.book, row.calendar, thresholds)
+        row.status, row.next_due_at, row.due_at, row.schedule = derived
         row.updated_at = self.now
         self.audit(row, f"clock_{verb}", reason)
         self.lines.append(f"{verb} {describe(self.rules, row)}: {reason}")
@@ -450,14 +477,39 @@ def _target(route: Route, policy: SlaPolicy, want: _Wanted, priority: Priority) 
     return policy.targets.get(want.stage, {}).get(priority)
 
 
-def _derived(
-    clock: SlaClock, calendar: BusinessCalendar | None, thresholds: Sequence[float]
-) -> tuple[str, datetime | None, datetime | None]:
-    """(status, next_due_at, due_at) of a clock, as the ledger's columns hold them."""
+def derived_columns(
+    clock: SlaClock, book: CalendarBook, calendar_key: str, thresholds: Sequence[float]
+) -> tuple[str, datetime | None, datetime | None, dict[str, Any] | None]:
+    """(status, next_due_at, due_at, schedule) of a clock, as the ledger's columns hold them."""
     status = _status(clock)
-    if calendar is None:
-        return status, None, None
-    return status, next_fire_at(clock, calendar, thresholds), due_at(clock, calendar)
+    calendar, basis = book.get(calendar_key), book.basis(calendar_key)
+    if calendar is None or basis is None:
+        return status, None, None, None
+    schedule = threshold_schedule(clock, calendar, thresholds)
+    return status, scheduled_next(clock, schedule), _breach_at(schedule), _stored(schedule, basis)
+
+
+def _stored(schedule: Schedule, basis: str) -> dict[str, Any]:
+    """A schedule as the ledger's `schedule` column holds it."""
+    at = [[f, t.isoformat() if t is not None else None] for f, t in schedule]
+    return {"basis": basis, "at": at}
+
+
+def _planned(
+    stored: dict[str, Any] | None, basis: str, thresholds: Sequence[float]
+) -> Schedule | None:
+    """The stored schedule, unless it was worked out on another calendar or thresholds."""
+    if stored is None or stored.get("basis") != basis:
+        return None
+    entries = stored.get("at") or []
+    if [f for f, _ in entries] != list(thresholds):
+        return None
+    return tuple((f, datetime.fromisoformat(t) if t is not None else None) for f, t in entries)
+
+
+def _breach_at(schedule: Schedule) -> datetime | None:
+    """The due time: when the breach threshold (always in the schedule) falls due."""
+    return next((t for f, t in schedule if f == BREACH), None)
 
 
 def _dump(clock: SlaClock) -> dict[str, Any]:
@@ -508,6 +560,18 @@ class WatchdogReport:
     breaches: int = 0
     effects: int = 0
     keys: list[str] = field(default_factory=list)
+    # `keys` without repeats, in first-seen order: a set beside the list, because a search of
+    # the list per key made a thousand-clock sweep (and 100 batches of them) quadratic.
+    _seen: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._seen.update(self.keys)
+
+    def note(self, key: str) -> None:
+        """Name a request whose clocks fired, once."""
+        if key not in self._seen:
+            self._seen.add(key)
+            self.keys.append(key)
 
     def add(self, other: WatchdogReport) -> None:
         """Fold another sweep's counts into this one."""
@@ -516,7 +580,8 @@ class WatchdogReport:
         self.warnings += other.warnings
         self.breaches += other.breaches
         self.effects += other.effects
-        self.keys.extend(k for k in other.keys if k not in self.keys)
+        for key in other.keys:
+            self.note(key)
 
 
 def fire_due(session: Session, rules: Rules, now: datetime, limit: int = 1000) -> WatchdogReport:
@@ -621,14 +686,23 @@ class _Sweep:
             reason = f"calendar {item.calendar!r} is not in the rules"
             detail = {"clock_id": item.id}
             self.audits.append(NewAudit(item.request_id, ACTOR, "sla_unwatched", reason, detail))
-            self.updates.append(ClockUpdate(item.id, item.clock, _status(clock), None, None))
+            update = ClockUpdate(item.id, item.clock, _status(clock), None, None, None)
+            self.updates.append(update)
             return
         chain = self.chain(item.sla_policy, item.team, clock)
-        fired = due_thresholds(clock, calendar, chain.thresholds, self.now)
-        due = due_at(clock, calendar)
+        basis = self.book.basis(item.calendar)
+        assert basis is not None  # the calendar is there, so is its basis
+        stored = item.schedule
+        schedule = _planned(stored, basis, chain.thresholds)
+        if schedule is None:
+            # Not worked out yet (a clock from before migration 0005), or the rules changed the
+            # clock's calendar or thresholds since: work it out now, and keep it for next time.
+            schedule = threshold_schedule(clock, calendar, chain.thresholds)
+            stored = _stored(schedule, basis)
+        fired = scheduled_due(clock, schedule, self.now)
+        due = _breach_at(schedule)
         if fired:
-            if item.jira_key not in report.keys:
-                report.keys.append(item.jira_key)
+            report.note(item.jira_key)
             wording = _Wording(
                 key=item.jira_key,
                 step=_step_label(self.rules, item.team, item.stage),
@@ -638,9 +712,9 @@ class _Sweep:
             for fraction in fired:
                 self.fire(item, chain.steps.get(fraction, []), wording, fraction, due, report)
             clock = mark_fired(clock, fired)
-        next_due = next_fire_at(clock, calendar, chain.thresholds)
+        next_due = scheduled_next(clock, schedule)
         body = _dump(clock) if fired else item.clock
-        self.updates.append(ClockUpdate(item.id, body, _status(clock), next_due, due))
+        self.updates.append(ClockUpdate(item.id, body, _status(clock), next_due, due, stored))
 
     def chain(self, policy_key: str, team: str, clock: SlaClock) -> _Chain:
         """The escalation chain of a clock, from the rules as they are now."""

@@ -13,10 +13,10 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.rules import (
@@ -49,8 +49,18 @@ from domain.lifecycle import (
 from domain.notices import Notice, StageChanged
 from domain.people import Person
 from domain.signoff import Verdict
+from domain.sla import SlaClock
 from domain.stages import Stage
-from govflow.clocks import WatchdogReport, clock_lines, fire_due, sweep_due, sync_clocks
+from govflow.clocks import (
+    CalendarBook,
+    WatchdogReport,
+    clock_lines,
+    derived_columns,
+    fire_due,
+    sweep_due,
+    sync_clocks,
+    thresholds_of,
+)
 from integrations.db.engine import make_sessionmaker
 from integrations.db.models import AuditRow, OutboxRow, RequestRow, SlaClockRow
 from integrations.db.requests import ensure_request, lock_request
@@ -564,6 +574,99 @@ class TestFiring:
         assert len(per_threshold) == 40 * 3 and set(per_threshold.values()) == {1}
 
 
+class TestSchedule:
+    """Each clock carries its thresholds' instants, so a sweep needs no calendar arithmetic."""
+
+    def test_a_started_clock_carries_every_threshold_s_instant(self, ledger: Engine) -> None:
+        """1d from Tuesday 10:00 on a 9h day: half at 14:30, three quarters at 16:45, due Wed."""
+        world = World.routed(ledger)
+
+        schedule = world.clocks()[EXPERT].schedule
+        assert schedule is not None
+        assert schedule["at"] == [
+            [0.5, at_kl(1, 14, 30).isoformat()],
+            [0.75, at_kl(1, 16, 45).isoformat()],
+            [1.0, at_kl(2, 10).isoformat()],
+        ]
+        assert schedule["basis"] == CalendarBook(RULES).basis("kuala_lumpur")
+
+    def test_a_resumed_clock_fires_at_its_pushed_out_instants(self, ledger: Engine) -> None:
+        """BPO's half time moves from Tue 14:00 to Thu 11:00 with the pause; it fires then."""
+        world = World.routed(ledger)
+        world.to_signoff(T0 + 2 * HOUR)  # BPO 4h from Tue 12:00 on Manila's 08:00-20:00
+        world.ask(T0 + 3 * HOUR)  # 1h counted
+        paused = world.fire(at_kl(2, 9))
+        world.reply(at_kl(3, 10))
+
+        early = world.fire(at_kl(3, 10, 59))
+        on_time = world.fire(at_kl(3, 11))
+
+        assert (paused.fired, early.selected, on_time.fired) == (0, 0, 1)
+        [warning] = world.audits("sla_warning")
+        assert (warning.detail["team"], warning.detail["threshold"]) == ("bpo", 0.5)
+        assert world.clocks()[BPO].next_due_at == at_kl(3, 12)  # 0.75: 3h counted
+
+    def test_a_calendar_change_in_the_rules_moves_what_fires_and_when(self, ledger: Engine) -> None:
+        """Tuesday closed after the clock started: its schedule is worked out again, not used."""
+        world = World.routed(ledger)  # half time Tue 14:30, as scheduled on the old calendar
+        closed = Calendar(
+            timezone="Asia/Kuala_Lumpur", country="MY", closed_dates=[date(2026, 12, 1)]
+        )
+        world.rules = RULES.model_copy(
+            update={"calendars": {**RULES.calendars, "kuala_lumpur": closed}}
+        )
+
+        stale = world.fire(at_kl(1, 14, 30))
+        moved = world.clocks()[EXPERT]
+        early = world.fire(at_kl(2, 13, 29))
+        on_time = world.fire(at_kl(2, 13, 30))  # 4.5h from Wednesday 09:00
+
+        assert (stale.selected, stale.fired) == (1, 0)
+        assert moved.next_due_at == at_kl(2, 13, 30)
+        assert moved.due_at == at_kl(2, 18)  # 9h: all of Wednesday
+        assert moved.schedule is not None
+        assert moved.schedule["basis"] == CalendarBook(world.rules).basis("kuala_lumpur")
+        assert (early.selected, on_time.fired) == (0, 1)
+
+    def test_a_threshold_dropped_from_the_rules_no_longer_fires(self, ledger: Engine) -> None:
+        """A policy that stops warning at half time: the stored 0.5 instant is not used."""
+        world = World.routed(ledger)
+        policy = RULES.sla_policies["standard"].model_copy(
+            update={"warn_at": (0.75,), "escalation": ESCALATION[1:]}
+        )
+        world.rules = RULES.model_copy(update={"sla_policies": {"standard": policy}})
+
+        report = world.fire(at_kl(1, 14, 30))
+
+        assert (report.selected, report.fired) == (1, 0)
+        assert world.clocks()[EXPERT].next_due_at == at_kl(1, 16, 45)
+
+    def test_a_clock_from_before_schedules_gets_one_on_its_first_sweep(
+        self, ledger: Engine
+    ) -> None:
+        """A NULL schedule (migration 0005 on an existing ledger): worked out, fired, stored."""
+        world = World.routed(ledger)
+        expected = world.clocks()[EXPERT].schedule
+        with world.sessions.begin() as session:
+            session.execute(update(SlaClockRow).values(schedule=None))
+
+        early = world.fire(at_kl(1, 14, 29))
+        on_time = world.fire(at_kl(1, 14, 30))
+
+        assert (early.selected, on_time.fired) == (0, 1)
+        row = world.clocks()[EXPERT]
+        assert row.schedule == expected
+        clock = SlaClock.model_validate(row.clock)
+        thresholds = thresholds_of(RULES, "standard", "experts", clock)
+        book = CalendarBook(RULES)
+        assert derived_columns(clock, book, "kuala_lumpur", thresholds) == (
+            "running",
+            row.next_due_at,
+            row.due_at,
+            row.schedule,
+        )
+
+
 class TestSweeping:
     def test_a_sweep_runs_batches_until_nothing_is_due(self, ledger: Engine) -> None:
         """Five due clocks, two per transaction: three batches fire them all."""
@@ -587,6 +690,19 @@ class TestSweeping:
         assert [a.detail["team"] for a in audits] == ["qa", "bpo"]
         assert audits[0].reason == "route 'retired-route' is not in the rules"
         assert {k[0] for k in world.clocks()} == {"EXPERT_REVIEW"}
+
+
+class TestReport:
+    def test_batches_fold_into_one_report_naming_each_request_once(self) -> None:
+        """Counts add up; keys keep their first-seen order without repeats, across batches."""
+        total = WatchdogReport(keys=["MODREQ-1"])
+        total.note("MODREQ-2")
+        total.note("MODREQ-1")
+        total.add(WatchdogReport(selected=2, fired=3, keys=["MODREQ-3", "MODREQ-2"]))
+        total.add(WatchdogReport(selected=1, fired=1, keys=["MODREQ-3", "MODREQ-4"]))
+
+        assert total.keys == ["MODREQ-1", "MODREQ-2", "MODREQ-3", "MODREQ-4"]
+        assert (total.selected, total.fired) == (3, 4)
 
 
 class TestClockLines:

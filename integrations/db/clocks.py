@@ -49,6 +49,7 @@ class NewClock:
     status: str
     next_due_at: datetime | None
     due_at: datetime | None
+    schedule: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class DueClock:
     calendar: str
     sla_policy: str
     clock: dict[str, Any]
+    schedule: dict[str, Any] | None
     jira_key: str
     priority: str
     state: dict[str, Any] | None
@@ -78,6 +80,7 @@ class ClockUpdate:
     status: str
     next_due_at: datetime | None
     due_at: datetime | None
+    schedule: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def insert_clock(session: Session, new: NewClock, now: datetime) -> SlaClockRow 
         "status": new.status,
         "next_due_at": new.next_due_at,
         "due_at": new.due_at,
+        "schedule": new.schedule,
         "created_at": now,
         "updated_at": now,
     }
@@ -154,6 +158,7 @@ def select_due(session: Session, now: datetime, limit: int) -> list[DueClock]:
             SlaClockRow.calendar,
             SlaClockRow.sla_policy,
             SlaClockRow.clock,
+            SlaClockRow.schedule,
             RequestRow.jira_key,
             RequestRow.priority,
             RequestRow.state,
@@ -180,6 +185,7 @@ def save_clocks(session: Session, updates: Sequence[ClockUpdate], now: datetime)
                 "status": u.status,
                 "next_due_at": u.next_due_at,
                 "due_at": u.due_at,
+                "schedule": u.schedule,
             }
             for u in updates
         ]
@@ -194,6 +200,7 @@ def save_clocks(session: Session, updates: Sequence[ClockUpdate], now: datetime)
                 "status": u.status,
                 "next_due_at": u.next_due_at,
                 "due_at": u.due_at,
+                "schedule": u.schedule,
                 "updated_at": now,
             }
             for u in updates
@@ -338,9 +345,10 @@ _PG_SAVE_CLOCKS = text(
     """
     UPDATE sla_clocks AS c
     SET clock = r.clock, status = r.status, next_due_at = r.next_due_at, due_at = r.due_at,
-        updated_at = :now
+        schedule = r.schedule, updated_at = :now
     FROM json_to_recordset(CAST(:rows AS JSON))
-         AS r(id BIGINT, clock JSON, status TEXT, next_due_at TIMESTAMPTZ, due_at TIMESTAMPTZ)
+         AS r(id BIGINT, clock JSON, status TEXT, next_due_at TIMESTAMPTZ, due_at TIMESTAMPTZ,
+              schedule JSON)
     WHERE c.id = r.id
     """
 ).bindparams(bindparam("now", type_=UtcDateTime()))

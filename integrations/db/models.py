@@ -203,7 +203,9 @@ class SlaClockRow(Base):
     `clock` is the domain's `SlaClock` as JSON and the truth; the other columns are copies
     kept for querying and display. `next_due_at` is when the watchdog must look at the clock
     next (NULL: nothing left to fire, or paused short of the next threshold); its index lets a
-    sweep read only the clocks that are due, however many are open.
+    sweep read only the clocks that are due, however many are open. `schedule` is every
+    threshold's instant, worked out when the clock last changed (see `govflow.clocks`), so a
+    sweep needs no calendar arithmetic; NULL until then.
     """
 
     __tablename__ = "sla_clocks"
@@ -224,6 +226,7 @@ class SlaClockRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     next_due_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -22,7 +22,8 @@ from integrations.db.clocks import (
     insert_clock,
     select_due,
 )
-from integrations.db.engine import make_sessionmaker
+from integrations.db.engine import make_engine, make_sessionmaker
+from integrations.db.migrate import upgrade
 from integrations.db.models import AuditRow, OutboxRow, SlaClockRow
 from integrations.db.requests import ensure_request, lock_request
 
@@ -56,6 +57,7 @@ def clock(request_id: int, round_: int = 0, next_due_at: datetime | None = NOW) 
         status="running",
         next_due_at=next_due_at,
         due_at=None,
+        schedule=None,
     )
 
 
@@ -101,6 +103,31 @@ class TestCreating:
         """Migration 0004 creates sla_clocks with the partial next_due_at index."""
         indexes = {i["name"] for i in inspect(ledger).get_indexes("sla_clocks")}
         assert {"ix_sla_clocks_next_due_at", "ix_sla_clocks_request_id"} <= indexes
+
+    def test_migration_0005_adds_an_empty_schedule_to_existing_clocks(
+        self, database_url: str
+    ) -> None:
+        """Clocks started before 0005 keep everything and get a NULL schedule to work out."""
+        engine = make_engine(database_url)
+        try:
+            upgrade(engine, "0004")
+            request_id = new_request(engine)
+            with make_sessionmaker(engine).begin() as session:
+                session.execute(
+                    text(
+                        "INSERT INTO sla_clocks (request_id, stage, team, round, calendar, "
+                        "sla_policy, clock, status, next_due_at, created_at, updated_at) VALUES "
+                        "(:r, 'SIGN_OFF', 'qa', 0, 'kuala_lumpur', 'standard', '{}', 'running', "
+                        ":now, :now, :now)"
+                    ),
+                    {"r": request_id, "now": NOW},
+                )
+            upgrade(engine)
+            with make_sessionmaker(engine).begin() as session:
+                [row] = session.scalars(select(SlaClockRow)).all()
+                assert (row.schedule, row.next_due_at, row.status) == (None, NOW, "running")
+        finally:
+            engine.dispose()
 
     def test_a_clock_is_started_once_per_request_stage_team_and_round(self, ledger: Engine) -> None:
         """A second insert of the same clock returns None and leaves the first untouched."""
