@@ -692,8 +692,8 @@ class _Sweep:
         chain = self.chain(item.sla_policy, item.team, clock)
         basis = self.book.basis(item.calendar)
         assert basis is not None  # the calendar is there, so is its basis
-        stored = item.schedule
-        schedule = _planned(stored, basis, chain.thresholds)
+        stored = None  # keep the stored schedule, unless it has to be worked out again
+        schedule = _planned(item.schedule, basis, chain.thresholds)
         if schedule is None:
             # Not worked out yet (a clock from before migration 0005), or the rules changed the
             # clock's calendar or thresholds since: work it out now, and keep it for next time.

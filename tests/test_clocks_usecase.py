@@ -604,7 +604,10 @@ class TestSchedule:
         assert (paused.fired, early.selected, on_time.fired) == (0, 0, 1)
         [warning] = world.audits("sla_warning")
         assert (warning.detail["team"], warning.detail["threshold"]) == ("bpo", 0.5)
-        assert world.clocks()[BPO].next_due_at == at_kl(3, 12)  # 0.75: 3h counted
+        bpo = world.clocks()[BPO]
+        assert bpo.next_due_at == at_kl(3, 12)  # 0.75: 3h counted
+        assert bpo.schedule is not None  # firing kept it as the resume worked it out
+        assert bpo.schedule["at"][0] == [0.5, at_kl(3, 11).isoformat()]
 
     def test_a_calendar_change_in_the_rules_moves_what_fires_and_when(self, ledger: Engine) -> None:
         """Tuesday closed after the clock started: its schedule is worked out again, not used."""
@@ -665,6 +668,26 @@ class TestSchedule:
             row.due_at,
             row.schedule,
         )
+
+    def test_a_clock_whose_calendar_left_the_rules_is_no_longer_watched(
+        self, ledger: Engine
+    ) -> None:
+        """Nobody can say when it is due: audited once, then never selected again."""
+        world = World.routed(ledger)
+        world.to_signoff(T0 + 2 * HOUR)
+        calendars = {k: v for k, v in RULES.calendars.items() if k != "manila"}
+        world.rules = RULES.model_copy(update={"calendars": calendars})
+
+        first = world.fire(at_kl(2, 12))
+        second = world.fire(at_kl(2, 13))
+
+        assert (first.selected, second.selected) == (2, 0)
+        [unwatched] = world.audits("sla_unwatched")
+        assert unwatched.reason == "calendar 'manila' is not in the rules"
+        clocks = world.clocks()
+        assert clocks[BPO].next_due_at is None
+        assert clocks[QA].next_due_at == at_kl(2, 16, 30)  # still watched: 0.75 of 18h
+        assert clocks[BPO].schedule is not None and clocks[QA].schedule is not None
 
 
 class TestSweeping:

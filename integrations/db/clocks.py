@@ -73,7 +73,7 @@ class DueClock:
 
 @dataclass(frozen=True)
 class ClockUpdate:
-    """A clock's new JSON and the columns derived from it."""
+    """A clock's new JSON and the columns derived from it (`schedule` None: keep the stored one)."""
 
     id: int
     clock: dict[str, Any]
@@ -174,7 +174,11 @@ def select_due(session: Session, now: datetime, limit: int) -> list[DueClock]:
 
 
 def save_clocks(session: Session, updates: Sequence[ClockUpdate], now: datetime) -> None:
-    """Write many clocks' new JSON and derived columns in one statement."""
+    """Write many clocks' new JSON and derived columns in one statement.
+
+    A sweep mostly leaves schedules as they were; sending them back unchanged made a third of
+    the statement's JSON, so a `schedule` of None keeps the stored one.
+    """
     if not updates:
         return
     if _postgres(session):
@@ -183,29 +187,32 @@ def save_clocks(session: Session, updates: Sequence[ClockUpdate], now: datetime)
                 "id": u.id,
                 "clock": u.clock,
                 "status": u.status,
-                "next_due_at": u.next_due_at,
-                "due_at": u.due_at,
+                "next_due_at": _iso(u.next_due_at),
+                "due_at": _iso(u.due_at),
                 "schedule": u.schedule,
             }
             for u in updates
         ]
         session.execute(_PG_SAVE_CLOCKS, {"rows": _json(rows), "now": now})
         return
-    session.execute(
-        update(SlaClockRow),
-        [
-            {
-                "id": u.id,
-                "clock": u.clock,
-                "status": u.status,
-                "next_due_at": u.next_due_at,
-                "due_at": u.due_at,
-                "schedule": u.schedule,
-                "updated_at": now,
-            }
-            for u in updates
-        ],
-    )
+    changed = {"id", "clock", "status", "next_due_at", "due_at", "updated_at"}
+    values: list[dict[str, Any]] = [
+        {
+            "id": u.id,
+            "clock": u.clock,
+            "status": u.status,
+            "next_due_at": u.next_due_at,
+            "due_at": u.due_at,
+            "updated_at": now,
+            **({"schedule": u.schedule} if u.schedule is not None else {}),
+        }
+        for u in updates
+    ]
+    # The ORM's bulk UPDATE by id sends one executemany per set of columns.
+    for columns in (changed, changed | {"schedule"}):
+        batch = [v for v in values if v.keys() == columns]
+        if batch:
+            session.execute(update(SlaClockRow), batch)
 
 
 def enqueue_effects(session: Session, effects: Sequence[NewEffect], now: datetime) -> int:
@@ -303,10 +310,15 @@ def _postgres(session: Session) -> bool:
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=_iso, separators=(",", ":"))
+    return json.dumps(rows, default=_iso_default, separators=(",", ":"))
 
 
-def _iso(value: object) -> str:
+def _iso(value: datetime | None) -> str | None:
+    # Converting while building rows is cheaper than `json.dumps` calling back for each one.
+    return value.isoformat() if value is not None else None
+
+
+def _iso_default(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
@@ -345,7 +357,7 @@ _PG_SAVE_CLOCKS = text(
     """
     UPDATE sla_clocks AS c
     SET clock = r.clock, status = r.status, next_due_at = r.next_due_at, due_at = r.due_at,
-        schedule = r.schedule, updated_at = :now
+        schedule = COALESCE(r.schedule, c.schedule), updated_at = :now
     FROM json_to_recordset(CAST(:rows AS JSON))
          AS r(id BIGINT, clock JSON, status TEXT, next_due_at TIMESTAMPTZ, due_at TIMESTAMPTZ,
               schedule JSON)
