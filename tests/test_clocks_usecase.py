@@ -492,6 +492,22 @@ class TestFiring:
             "fields": {"priority": {"name": "High"}}
         }
 
+    def test_a_signoff_reminder_names_only_who_has_yet_to_decide(self, ledger: Engine) -> None:
+        """QA needs everyone: Priya approved, so half time reminds her colleague alone."""
+        all_qa = SignOff(team="qa", quorum=Quorum(kind=QuorumKind.ALL))
+        route = ROUTE.model_copy(update={"signoff": [all_qa, *ROUTE.signoff[1:]]})
+        rules = RULES.model_copy(update={"routing": [route]})
+        world = World.routed(ledger, rules=rules, route=route)
+        world.to_signoff(T0 + 2 * HOUR)  # QA 2d from Tue 12:00: half time Wed 12:00
+        world.decide(PRIYA, "qa", T0 + 3 * HOUR)
+
+        world.fire(at_kl(2, 12))
+
+        qa_id = world.clocks()[QA].id
+        [remind] = [e for e in world.effects() if f":sla:{qa_id}:0.5:" in e.idempotency_key]
+        assert "<@U0QA00002>" in remind.payload["text"]
+        assert "<@U0QA00001>" not in remind.payload["text"]
+
     def test_a_team_escalation_chain_replaces_the_policy_s(self, ledger: Engine) -> None:
         """BPO's own steps: its lead at half time, its own breach label, no priority bump."""
         world = World.routed(ledger)
