@@ -7,6 +7,7 @@
     ├── NotEntitled            this person may not take this action on this request
     ├── SignatureInvalid       an inbound Slack or Jira delivery failed verification
     ├── PayloadInvalid         an inbound delivery is not of a shape we accept
+    │   └── BodyTooLarge       its body is larger than govflow reads (HTTP 413)
     ├── IntegrationError       a call to Jira or Slack failed (service, status, retry_after)
     │   ├── JiraError
     │   └── SlackError
@@ -88,6 +89,14 @@ class SignatureInvalid(GovflowError):
 
 class PayloadInvalid(GovflowError):
     """An inbound delivery is malformed or of a kind we do not accept."""
+
+
+class BodyTooLarge(PayloadInvalid):
+    """An inbound body is larger than govflow reads; refused before it is read whole."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"the body is larger than the {limit} bytes govflow reads")
 
 
 class IntegrationError(GovflowError):

@@ -16,6 +16,7 @@ costs only latency: the watchdog re-drives every request whose events wait (DESI
 decision 2).
 
 Jira webhooks:
+- a body larger than `MAX_PAYLOAD` is a 413 and a `payload_refused` record, never read whole;
 - `X-Hub-Signature` is checked against `GOVFLOW_JIRA_WEBHOOK_SECRET` (constant time); a
   missing or forged one is a 401 and a `signature_refused` audit record;
 - `X-Atlassian-Webhook-Identifier` is stored as the dedupe key of a receipt row in the
@@ -53,7 +54,7 @@ from starlette.routing import Route
 from config.rules import Rules
 from config.settings import load_settings
 from domain.entitlement import DelegationLike
-from domain.errors import ConfigError, JiraError, PayloadInvalid, SignatureInvalid
+from domain.errors import BodyTooLarge, ConfigError, JiraError, PayloadInvalid, SignatureInvalid
 from domain.lifecycle import RequesterReplied, RequestState
 from domain.people import Person
 from domain.stages import Stage
@@ -66,9 +67,11 @@ from integrations.db.models import EventRow
 from integrations.db.requests import find_request
 from integrations.db.sops import list_sops
 from integrations.follow_ups import FollowUps
+from integrations.http_body import receive
 from integrations.jira.mapping import resolve_field_ids, ticket_from_issue
 from integrations.jira.port import JiraPort
 from integrations.jira.webhooks import (
+    MAX_PAYLOAD,
     CommentCreated,
     IssueChanged,
     OtherEvent,
@@ -78,7 +81,6 @@ from integrations.jira.webhooks import (
 from integrations.slack.identity import IdentityResolver
 from integrations.slack.receiver import (
     FOLLOW_UP_WORKERS,
-    MAX_BODY,
     MAX_REASON,
     AdvanceTrigger,
     SlackEndpoint,
@@ -147,15 +149,15 @@ class JiraWebhookEndpoint:
             return await self._answer(request)
 
     async def _answer(self, request: Request) -> Response:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        remote = request.client.host if request.client else "unknown"
-        return await run_in_threadpool(self.handle, body, headers, remote, request.url.path)
+        return await run_in_threadpool(self.handle, *await receive(request, MAX_PAYLOAD))
 
-    def handle(self, body: bytes, headers: Mapping[str, str], remote: str, path: str) -> Response:
-        """One delivery, start to answer."""
-        if len(body) > MAX_BODY * 5:
-            return self._refuse(400, "payload_refused", "the body is too large", path, remote)
+    def handle(
+        self, body: bytes | None, headers: Mapping[str, str], remote: str, path: str
+    ) -> Response:
+        """One delivery, start to answer (`body` None: larger than govflow reads)."""
+        if body is None or len(body) > MAX_PAYLOAD:
+            reason = str(BodyTooLarge(MAX_PAYLOAD))
+            return self._refuse(413, "payload_refused", reason, path, remote)
         if not self.secret:
             return self._refuse(
                 401, "signature_refused", "the receiver has no Jira webhook secret", path, remote

@@ -14,17 +14,13 @@ from typing import Any
 from config.rules import FieldKind, Rules, TicketField
 from domain.errors import ConfigError, ConfigProblem
 from domain.ticket import FieldValue, Ticket
+from integrations.text import clean_text
 
 JIRA_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}:?\d{2}|Z)?$")
 # What Jira's account ids and email addresses look like; anything else is not kept, so an id
 # can neither overflow the ledger's columns nor smuggle wiki markup into a mention.
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9:_-]{1,128}")
 EMAIL = re.compile(r"[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,189}\.[^@\s\x00-\x1f]{1,63}")
-# C0 controls but tab, newline and carriage return: PostgreSQL refuses NUL in text, and none
-# of the others means anything in a Jira comment or a Slack message.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# A lone surrogate (JSON's "\ud800" escape) cannot be encoded as UTF-8 for the ledger or HTTP.
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
 # ADF leaf nodes whose text lives in `attrs.text` (a mention shows "@Name", an emoji itself).
 _ATTR_TEXT_NODES = frozenset({"mention", "emoji", "status", "date"})
 
@@ -143,11 +139,6 @@ def adf_text(node: Any, depth: int = 0) -> str:
         return ""
     sep = "\n" if node.get("type") in {"doc", "bulletList", "orderedList"} else ""
     return sep.join(adf_text(child, depth + 1) for child in content)
-
-
-def clean_text(text: str) -> str:
-    """`text` without control characters and with lone surrogates replaced: storable, sendable."""
-    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
 
 
 def _leaf(text: Any) -> str:

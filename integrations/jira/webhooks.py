@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import PayloadInvalid, SignatureInvalid
-from integrations.jira.mapping import ACCOUNT_ID, EMAIL, adf_text, clean_text, matching
+from integrations.jira.mapping import ACCOUNT_ID, EMAIL, adf_text, matching
+from integrations.text import clean_text
 
 ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated"})
 COMMENT_CREATED = "comment_created"

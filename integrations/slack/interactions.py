@@ -51,6 +51,7 @@ from domain.lifecycle import (
 from domain.people import Person, person_from_entry
 from domain.signoff import Verdict
 from domain.sop import parse_proposed_change
+from integrations.text import clean_text
 
 
 class ActionId(StrEnum):
@@ -501,7 +502,7 @@ def _name(user: Mapping[str, Any]) -> str:
     for key in ("name", "username"):
         value = user.get(key)
         if isinstance(value, str) and value.strip():
-            return value.strip()[:_NAME_MAX]
+            return clean_text(value).strip()[:_NAME_MAX]
     return ""
 
 
@@ -642,7 +643,7 @@ def _text(values: Mapping[str, Any], input_id: InputId) -> str:
     # A forged value far past Slack's max_length is not worth stripping.
     if len(value) > 4 * MAX_TEXT:
         raise SubmissionErrors({input_id: f"Keep it within {MAX_TEXT} characters"})
-    return value.strip()
+    return clean_text(value).strip()
 
 
 def _required_text(values: Mapping[str, Any], input_id: InputId, missing: str) -> str:

@@ -1,6 +1,8 @@
 """The Slack receiver: verify, authorize, record, acknowledge (DESIGN decision 4).
 
 What happens to one request from Slack, in order:
+0. A body larger than `MAX_BODY` is a 413 and a `payload_refused` record, refused as soon as
+   its size is known (`integrations.http_body`), never read whole.
 1. `verify_slack_signature` checks `X-Slack-Signature` over the raw body with
    `slack_sdk.signature.SignatureVerifier` (5-minute window, injectable clock) before
    anything reads the body; a forged, missing or stale signature is a 401 and an audit
@@ -59,6 +61,7 @@ from domain.entitlement import (
     team_label,
 )
 from domain.errors import (
+    BodyTooLarge,
     InvalidTransition,
     NotEntitled,
     PayloadInvalid,
@@ -75,6 +78,7 @@ from integrations.db.events import record_event
 from integrations.db.models import RequestRow
 from integrations.db.requests import find_request
 from integrations.follow_ups import FollowUps
+from integrations.http_body import receive
 from integrations.slack import modals
 from integrations.slack.blocks import STAGE_LABELS
 from integrations.slack.identity import IdentityResolver
@@ -242,7 +246,9 @@ def classify_body(body: bytes, content_type: str) -> Admitted | Ignored:
         if clean == payload:
             # Slack's own payloads come through untouched: no need to encode them again.
             return Admitted(kind=str(kind), body=body.decode("utf-8"))
-        text = json.dumps(clean, separators=(",", ":"), ensure_ascii=False)
+        # ASCII with escapes: a lone surrogate ("\ud800" in the JSON) stays an escape instead
+        # of making the form encoding raise (a 500) for want of a UTF-8 form of it.
+        text = json.dumps(clean, separators=(",", ":"))
         return Admitted(kind=str(kind), body=urlencode({"payload": text}))
     if form.get("ssl_check") == "1":
         return Ignored(kind="ssl_check")
@@ -1036,20 +1042,18 @@ class SlackEndpoint:
             return await self._answer(request)
 
     async def _answer(self, request: Request) -> Response:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        remote = request.client.host if request.client else "unknown"
-        path = request.url.path
+        inbound = await receive(request, MAX_BODY)
         if self.in_threadpool:
-            return await run_in_threadpool(self.handle, body, headers, remote, path)
-        return self.handle(body, headers, remote, path)
+            return await run_in_threadpool(self.handle, *inbound)
+        return self.handle(*inbound)
 
-    def handle(self, body: bytes, headers: Mapping[str, str], remote: str, path: str) -> Response:
-        """One request: 401 forged, 400 unreadable, else Bolt's answer."""
-        if len(body) > MAX_BODY:
-            return self._refuse(
-                400, "payload_refused", "the body is larger than Slack sends", path, remote
-            )
+    def handle(
+        self, body: bytes | None, headers: Mapping[str, str], remote: str, path: str
+    ) -> Response:
+        """One request: 413 too large (None), 401 forged, 400 unreadable, else Bolt's answer."""
+        if body is None or len(body) > MAX_BODY:
+            reason = str(BodyTooLarge(MAX_BODY))
+            return self._refuse(413, "payload_refused", reason, path, remote)
         if self.verifier is None:
             reason = "the receiver has no Slack signing secret"
             return self._refuse(401, "signature_refused", reason, path, remote)
