@@ -253,11 +253,17 @@ class Bench:
                 request = Request(self, key, poll)
                 try:
                     for gate, ms in request.walk():
-                        samples.append({"request": key, "gate": gate, "ms": ms})
+                        at = request.clicked_at
+                        samples.append({"request": key, "gate": gate, "ms": ms, "at": at})
                         say(f"  {key} gate {gate}: {ms:8.1f} ms")
                 except Exception:
                     say(request.story())
                     raise
+        for sample in slow(samples):
+            sample["ran"] = flow_runs_during(sample["at"], sample["ms"] / 1000)
+            say(f"  slow: {sample['request']} gate {sample['gate']}, {sample['ms']:.0f} ms; ran:")
+            for line in sample["ran"]:
+                say(f"    {line}")
         return samples
 
     def baseline(self, poll: int, n: int) -> dict[str, Any]:
@@ -285,6 +291,49 @@ class Bench:
         return result
 
 
+def slow(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Samples over twice the median of their run: the ones worth explaining."""
+    if not samples:
+        return []
+    middle = sorted(s["ms"] for s in samples)[len(samples) // 2]
+    return [s for s in samples if s["ms"] > 2 * middle]
+
+
+def flow_runs_during(start: float, seconds: float) -> list[str]:
+    """Every flow run that was running in [start - 2 s, start + seconds], timed from `start`."""
+    from prefect import get_client
+
+    window = (start - 2.0, start + seconds)
+    lines = []
+    with get_client(sync_client=True) as client:
+        offset = 0
+        while True:
+            page = client.read_flow_runs(limit=200, offset=offset)
+            for run in page:
+                began = run.start_time.timestamp() if run.start_time else None
+                ended = run.end_time.timestamp() if run.end_time else None
+                if began is None or began > window[1] or (ended is not None and ended < window[0]):
+                    continue
+                created = run.created.timestamp() if run.created else began
+                line = (
+                    f"{run.name}: created {created - start:+.2f} s, started {began - start:+.2f}"
+                    f" s, ended {(ended - start) if ended else float('nan'):+.2f} s"
+                )
+                if run.parent_task_run_id is not None:
+                    # `advance` runs inside a background task: when was it submitted, picked up?
+                    task = client.read_task_run(run.parent_task_run_id)
+                    submitted = task.created.timestamp() if task.created else float("nan")
+                    picked = task.start_time.timestamp() if task.start_time else float("nan")
+                    line += (
+                        f" (its task: submitted {submitted - start:+.2f} s,"
+                        f" started {picked - start:+.2f} s)"
+                    )
+                lines.append(line)
+            if len(page) < 200:
+                return sorted(lines, key=lambda line: line.split("started ")[1])
+            offset += 200
+
+
 class Request:
     """One request taken through its gates by clicks, as its people would."""
 
@@ -292,6 +341,7 @@ class Request:
         self.bench = bench
         self.key = key
         self.poll = poll
+        self.clicked_at = 0.0
         self.sessions: sessionmaker[Session] = bench.sessions
         self.rules: Rules = bench.rules
 
@@ -309,7 +359,7 @@ class Request:
         self._click("assignment:0", ActionId.ASSESS, expert)
         view = eventually(lambda: slack.views(user=expert)[opened:], "the assessment modal")[-1]
         self._pause()
-        started = time.time()
+        started = self.clicked_at = time.time()
         # Each request changes the SOP afresh: the same text again would be no change at all.
         change = f"{ASSESSMENT['proposed_change']} ({self.key})"
         answer = slack.submit_view(view.id, expert, {**ASSESSMENT, "proposed_change": change})
@@ -332,7 +382,7 @@ class Request:
             self._settle()
         team, person = approvals[-1]
         self._pause()
-        started = time.time()
+        started = self.clicked_at = time.time()
         self._click(f"approval:{round_}:{team}", ActionId.APPROVE, person)
         card = eventually(lambda: self._row().facts.get("sop_update_card"), "the SOP owner card")
         yield "b", (self._posted_at(card) - started) * 1000
@@ -342,7 +392,7 @@ class Request:
         owner = self._people(state["sop_owner_team"])[0]
         channel = self.rules.sops.announce_channels[0]
         self._pause()
-        started = time.time()
+        started = self.clicked_at = time.time()
         self._click(card.removeprefix(f"{self.key}:"), ActionId.SOP_PUBLISH, owner)
         announced = eventually(
             lambda: [
