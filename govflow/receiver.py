@@ -19,9 +19,11 @@ Jira webhooks:
 - a body larger than `MAX_PAYLOAD` is a 413 and a `payload_refused` record, never read whole;
 - `X-Hub-Signature` is checked against `GOVFLOW_JIRA_WEBHOOK_SECRET` (constant time); a
   missing or forged one is a 401 and a `signature_refused` audit record;
-- `X-Atlassian-Webhook-Identifier` is stored as the dedupe key of a receipt row in the
-  ledger's events table (marked processed, so `advance` never applies it), in the same
-  transaction as what the webhook records: a retried delivery records nothing;
+- `X-Atlassian-Webhook-Identifier` and the digest of the signed body are each stored as the
+  dedupe key of a receipt row in the ledger's events table (marked processed, so `advance`
+  never applies it), in the same transaction as what the webhook records: a retried
+  delivery records nothing, and neither does a replay under a forged identifier (the
+  header is not signed, the body is);
 - `jira:issue_created` / `jira:issue_updated` run intake for that one issue;
 - `comment_created` on a request waiting for its requester records `RequesterReplied`
   (dedupe key `jira:comment:<id>`); govflow's own comments are ignored.
@@ -170,29 +172,29 @@ class JiraWebhookEndpoint:
             webhook = parse_webhook(body)
         except PayloadInvalid as exc:
             return self._refuse(400, "payload_refused", str(exc), path, remote)
-        identifier = _identifier(headers.get("x-atlassian-webhook-identifier"), body)
+        identifiers = _identifiers(headers.get("x-atlassian-webhook-identifier"), body)
         try:
-            answer = self._record(webhook, identifier)
+            answer = self._record(webhook, identifiers)
         except (JiraError, OperationalError, ConfigError) as exc:
             # Worth Jira's retry: Jira or the ledger may answer next time (and a rules fix
             # takes effect on the receiver's restart).
-            log.warning("webhook %s not recorded: %r", identifier, exc)
+            log.warning("webhook %s not recorded: %r", identifiers[0], exc)
             return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
         if answer.request_id is not None and answer.outcome in ("recorded", "intake"):
             self.follow_ups.submit(self._trigger, answer.request_id).add_done_callback(log_failure)
         return JSONResponse({"ok": True, "outcome": answer.outcome}, status_code=answer.status)
 
     def _record(
-        self, webhook: IssueChanged | CommentCreated | OtherEvent, identifier: str
+        self, webhook: IssueChanged | CommentCreated | OtherEvent, identifiers: tuple[str, ...]
     ) -> Answer:
         if isinstance(webhook, IssueChanged):
-            return self._issue(webhook, identifier)
+            return self._issue(webhook, identifiers)
         if isinstance(webhook, CommentCreated):
             return self._comment(webhook)
         return Answer(200, f"ignored {webhook.event[:60]}")
 
-    def _issue(self, webhook: IssueChanged, identifier: str) -> Answer:
-        """Intake for one issue, in one transaction with the delivery's receipt."""
+    def _issue(self, webhook: IssueChanged, identifiers: tuple[str, ...]) -> Answer:
+        """Intake for one issue, in one transaction with the delivery's receipts."""
         if webhook.type_name == "issue_commented":
             # Its `comment_created` twin carries the comment; no field changed.
             return Answer(200, "ignored issue_commented")
@@ -206,8 +208,8 @@ class JiraWebhookEndpoint:
             row = find_request(session, ticket.key)
             assert row is not None  # record_ticket made sure it exists
             request_id = row.id
-            if not claim_receipt(session, request_id, identifier, now):
-                # A retry of a delivery already recorded: undo this attempt entirely.
+            if not all(claim_receipt(session, request_id, i, now) for i in identifiers):
+                # A retry or replay of a delivery already recorded: undo this attempt entirely.
                 session.rollback()
                 return Answer(200, "duplicate", request_id)
             record_audit(
@@ -218,7 +220,7 @@ class JiraWebhookEndpoint:
                 request_id=row.id,
                 detail={
                     "event": webhook.event,
-                    "identifier": identifier,
+                    "identifier": identifiers[0],
                     "intake": outcome.value,
                     "fields": list(webhook.changed_fields[:20]),
                 },
@@ -333,11 +335,16 @@ def claim_receipt(session: Session, request_id: int, identifier: str, now: datet
     return added
 
 
-def _identifier(header: str | None, body: bytes) -> str:
-    """The delivery's identifier, or (a sender that sends none) the body's digest."""
-    if header and header.isascii() and 0 < len(header) <= 200:
-        return header.strip()
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+def _identifiers(header: str | None, body: bytes) -> tuple[str, ...]:
+    """The delivery's identifier (if it sent one) and its body's digest, each claimed once.
+
+    The identifier header is not signed: a replay of a captured delivery under a new one
+    would pass for a new delivery. The signed body's digest is what a replay cannot change.
+    """
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    if header and header.isascii() and 0 < len(header.strip()) <= 200:
+        return (header.strip(), digest)
+    return (digest,)
 
 
 def _commenter(webhook: CommentCreated) -> Person | None:

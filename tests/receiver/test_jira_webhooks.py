@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 from sqlalchemy import select
@@ -112,9 +113,11 @@ class TestIssueEvents:
         assert stage == "EXPERT_REVIEW"
         assert stack.triggered() == [request_id]
         [delivery] = [d for d in stack.jira.webhook_deliveries() if d.event == "jira:issue_created"]
-        [receipt] = events(stack, "jira_webhook")
-        assert receipt.dedupe_key == f"jira:webhook:{delivery.identifier}"
-        assert receipt.processed_at is not None
+        # One receipt for its identifier, one for its signed body's digest (replays).
+        by_identifier, by_digest = events(stack, "jira_webhook")
+        assert by_identifier.dedupe_key == f"jira:webhook:{delivery.identifier}"
+        assert re.fullmatch(r"jira:webhook:sha256:[0-9a-f]{64}", by_digest.dedupe_key)
+        assert by_identifier.processed_at is not None and by_digest.processed_at is not None
 
     def test_a_retried_delivery_records_nothing_more(self, stack: Stack) -> None:
         """The same X-Atlassian-Webhook-Identifier again (Jira's retry): one receipt."""
@@ -138,7 +141,7 @@ class TestIssueEvents:
 
         assert again.status_code == 200
         assert again.json()["outcome"] == "duplicate"
-        assert len(events(stack, "jira_webhook")) == 1
+        assert len(events(stack, "jira_webhook")) == 2  # its identifier and its body's digest
         assert len(audits(stack, "webhook_received")) == 1
         assert len(audits(stack, "request_created")) == 1
 
