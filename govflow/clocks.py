@@ -678,7 +678,7 @@ class _Sweep:
 
     def look_at(self, item: DueClock, report: WatchdogReport) -> None:
         """Fire what is due on one clock and recompute when to look at it next."""
-        clock = SlaClock.model_validate(item.clock)
+        clock = SlaClock.model_validate_json(item.clock)
         calendar = self.book.get(item.calendar)
         if calendar is None:
             # Without its calendar nobody can say when it is due; stop watching rather than
@@ -686,7 +686,7 @@ class _Sweep:
             reason = f"calendar {item.calendar!r} is not in the rules"
             detail = {"clock_id": item.id}
             self.audits.append(NewAudit(item.request_id, ACTOR, "sla_unwatched", reason, detail))
-            update = ClockUpdate(item.id, item.clock, _status(clock), None, None, None)
+            update = ClockUpdate(item.id, _dump(clock), _status(clock), None, None, None)
             self.updates.append(update)
             return
         chain = self.chain(item.sla_policy, item.team, clock)
@@ -713,8 +713,9 @@ class _Sweep:
                 self.fire(item, chain.steps.get(fraction, []), wording, fraction, due, report)
             clock = mark_fired(clock, fired)
         next_due = scheduled_next(clock, schedule)
-        body = _dump(clock) if fired else item.clock
-        self.updates.append(ClockUpdate(item.id, body, _status(clock), next_due, due, stored))
+        self.updates.append(
+            ClockUpdate(item.id, _dump(clock), _status(clock), next_due, due, stored)
+        )
 
     def chain(self, policy_key: str, team: str, clock: SlaClock) -> _Chain:
         """The escalation chain of a clock, from the rules as they are now."""
@@ -853,7 +854,7 @@ def _state_of(item: DueClock) -> _StateView | None:
     if item.state is None:
         return None
     try:
-        return _StateView.model_validate(item.state)
+        return _StateView.model_validate_json(item.state)
     except ValidationError:
         # A state written by an older schema: remind the team rather than nobody.
         return None
