@@ -6,6 +6,7 @@ task; the runner's task worker picks it up in an already-warm process (DESIGN de
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 from prefect import flow, task
@@ -45,4 +46,7 @@ def advance_request_task(request_id: int) -> dict[str, Any]:
 
 def trigger_advance(request_id: int) -> None:
     """Ask Prefect to run `advance` for the request soon; returns without waiting."""
-    advance_request_task.delay(request_id)
+    # Submitted from an empty context: inside a run (the watchdog's re-drive task) Prefect
+    # would store the caller's run context with the submission, the task's parameters
+    # included, and the Runtime there (engines, live clients) cannot be pickled.
+    contextvars.Context().run(advance_request_task.delay, request_id)
