@@ -37,10 +37,13 @@ Choices where the brief left room:
 from __future__ import annotations
 
 import hashlib
+import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib import resources
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -130,8 +133,8 @@ STATE_LABELS = {
     SlaState.BREACHED: "overdue",
 }
 # Calendars are rebuilt only when their rules change; each caches holidays and days it has
-# looked at, which is most of the cost of a sweep's arithmetic.
-_CALENDAR_CACHE: dict[tuple[str, str], BusinessCalendar] = {}
+# looked at, which is most of the cost of its arithmetic. Beside each, its basis (`basis`).
+_CALENDAR_CACHE: dict[tuple[str, str], tuple[BusinessCalendar, str]] = {}
 _CALENDAR_CACHE_SIZE = 64
 _HOLIDAYS_VERSION = version("holidays")
 
@@ -152,7 +155,7 @@ class CalendarBook:
         return found[0] if found is not None else None
 
     def basis(self, key: str) -> str | None:
-        """A digest of all the calendar's arithmetic depends on: its rules and holiday data.
+        """A digest of all the calendar's arithmetic depends on: rules, holidays, zone data.
 
         A clock's stored schedule is only as good as the basis it was worked out on.
         """
@@ -170,14 +173,29 @@ class CalendarBook:
             return None
         definition = rules.model_dump_json()
         cache_key = (key, definition)
-        calendar = _CALENDAR_CACHE.get(cache_key)
-        if calendar is None:
+        found = _CALENDAR_CACHE.get(cache_key)
+        if found is None:
             if len(_CALENDAR_CACHE) >= _CALENDAR_CACHE_SIZE:
                 _CALENDAR_CACHE.clear()
-            calendar = _CALENDAR_CACHE[cache_key] = BusinessCalendar.from_rules(rules, name=key)
-        # A new `holidays` release may add or move public holidays: that changes due times too.
-        source = f"{_HOLIDAYS_VERSION}\n{definition}".encode()
-        return calendar, hashlib.sha256(source).hexdigest()[:16]
+            calendar = BusinessCalendar.from_rules(rules, name=key)
+            # A new `holidays` release may add or move public holidays, and a tz database
+            # update may move a zone's offsets: either changes due times as much as the rules.
+            digest = hashlib.sha256(f"{_HOLIDAYS_VERSION}\n{definition}\n".encode())
+            digest.update(_zone_data(calendar.zone.key))
+            found = _CALENDAR_CACHE[cache_key] = (calendar, digest.hexdigest()[:16])
+        return found
+
+
+def _zone_data(key: str) -> bytes:
+    """The tz database file `zoneinfo` reads the zone from (the TZPATH first, then tzdata)."""
+    for root in zoneinfo.TZPATH:
+        path = Path(root, key)
+        if path.is_file():
+            return path.read_bytes()
+    try:
+        return resources.files("tzdata.zoneinfo").joinpath(*key.split("/")).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return b""
 
 
 def escalation_steps(rules: Rules, policy: SlaPolicy | None, team: str) -> list[EscalationStep]:

@@ -8,12 +8,14 @@ event the way intake and `advance` do.
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -54,6 +56,7 @@ from domain.stages import Stage
 from govflow.clocks import (
     CalendarBook,
     WatchdogReport,
+    _zone_data,
     clock_lines,
     derived_columns,
     fire_due,
@@ -605,6 +608,14 @@ class TestSchedule:
             [1.0, at_kl(2, 10).isoformat()],
         ]
         assert schedule["basis"] == CalendarBook(RULES).basis("kuala_lumpur")
+
+    def test_the_basis_covers_the_tz_data_the_zone_is_read_from(self) -> None:
+        """A tz database update that moves a zone's offsets must invalidate its schedules."""
+        data = _zone_data("Europe/Dublin")
+        from_file = ZoneInfo.from_file(io.BytesIO(data))
+        for instant in (datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 7, 15, tzinfo=UTC)):
+            expected = instant.astimezone(ZoneInfo("Europe/Dublin")).utcoffset()
+            assert instant.astimezone(from_file).utcoffset() == expected
 
     def test_a_resumed_clock_fires_at_its_pushed_out_instants(self, ledger: Engine) -> None:
         """BPO's half time moves from Tue 14:00 to Thu 11:00 with the pause; it fires then."""
