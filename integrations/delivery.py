@@ -66,6 +66,26 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
+def owner_is_gone(owner: str) -> bool:
+    """Whether a lease owner (`default_owner`) is a process of this machine that has ended.
+
+    A deliverer killed mid-delivery (kill -9, OOM) leaves its lease behind; on the machine it
+    ran on, its successor need not wait the lease out. Owners elsewhere, or whose process
+    still runs (or cannot be asked), are taken as alive.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a process of another user has that id: alive
+    return False
+
+
 @dataclass
 class DeliveryReport:
     """What one delivery pass did."""
@@ -103,8 +123,14 @@ class Deliverer:
         """Deliver one request's pending effects in order, stopping at the first that must wait."""
         report = report or DeliveryReport()
         with self.sessions.begin() as session:
+            holder = outbox.lease_holder(session, request_id)
             claimed = outbox.claim_request_effects(
-                session, request_id, owner=self.owner, now=self.clock(), lease=LEASE
+                session,
+                request_id,
+                owner=self.owner,
+                now=self.clock(),
+                lease=LEASE,
+                dead_owner=holder if holder and owner_is_gone(holder) else None,
             )
         if not claimed:
             report.skipped_requests += 1

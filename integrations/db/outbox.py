@@ -56,22 +56,37 @@ def requests_with_due_effects(session: Session, now: datetime, limit: int = 1000
 
 
 def claim_request_effects(
-    session: Session, request_id: int, *, owner: str, now: datetime, lease: timedelta
+    session: Session,
+    request_id: int,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    dead_owner: str | None = None,
 ) -> bool:
-    """Take the delivery lease on a request's effects; False when another deliverer holds it."""
+    """Take the delivery lease on a request's effects; False when another deliverer holds it.
+
+    `dead_owner` names a holder known to be gone (its process no longer exists): its lease is
+    taken over at once rather than when it runs out, unless someone else took it meanwhile.
+    """
+    free = [
+        RequestRow.lease_until.is_(None),
+        RequestRow.lease_until < now,
+        RequestRow.lease_owner == owner,
+    ]
+    if dead_owner is not None:
+        free.append(RequestRow.lease_owner == dead_owner)
     statement = (
         update(RequestRow)
-        .where(
-            RequestRow.id == request_id,
-            or_(
-                RequestRow.lease_until.is_(None),
-                RequestRow.lease_until < now,
-                RequestRow.lease_owner == owner,
-            ),
-        )
+        .where(RequestRow.id == request_id, or_(*free))
         .values(lease_owner=owner, lease_until=now + lease)
     )
     return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def lease_holder(session: Session, request_id: int) -> str | None:
+    """Who holds the delivery lease on a request's effects (expired or not), if anyone."""
+    return session.scalar(select(RequestRow.lease_owner).where(RequestRow.id == request_id))
 
 
 def release_request_effects(session: Session, request_id: int, *, owner: str) -> None:
