@@ -15,7 +15,8 @@ Use cases over the ledger; those given a session never commit it:
   marked fired in the clock, so a repeated, late or concurrent sweep cannot fire anything
   twice (see `integrations.db.clocks` for the locks). It reads each clock's thresholds off
   the `schedule` that `sync_clocks` stored with it (`derived_columns`), which is stamped
-  with a digest of the calendar's definition and the `holidays` release; a schedule whose
+  with a digest of what the calendar's arithmetic rests on (its definition in the rules, the
+  `holidays` release, the zone's tz data: `CalendarBook.basis`); a schedule whose
   digest or thresholds no longer match the rules (or a clock from before schedules) is
   worked out again from the calendar and stored. `sweep_due` runs batches, each in its
   own transaction, until nothing is due; `redrive_stalled` re-triggers `advance` for
