@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest bench soak clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "govflow needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
@@ -35,6 +35,10 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The full fault soak and crash test (docs/reliability.md); e.g. SOAK_ARGS="--requests 20".
+soak: install
+	$(BIN)/python -m reliability soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .govflow .pytest_cache .mypy_cache .ruff_cache

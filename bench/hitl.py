@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench import ack
@@ -63,8 +63,8 @@ from govflow.runtime import dispose_engines
 from govflow.startup import prepare_ledger
 from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
-from integrations.db.outbox import PENDING
 from integrations.slack.interactions import ActionId
+from reliability.people import settled
 from sandbox.jira.seed import EXAMPLE_ISSUES
 from sandbox.jira_server import JiraSandbox
 from sandbox.server import ThreadedServer
@@ -480,24 +480,7 @@ class Request:
 
         def quiet() -> bool:
             with self.sessions.begin() as session:
-                request_id = session.scalar(
-                    select(RequestRow.id).where(RequestRow.jira_key == self.key)
-                )
-                waiting = session.scalar(
-                    select(func.count())
-                    .select_from(EventRow)
-                    .where(EventRow.request_id == request_id, EventRow.processed_at.is_(None))
-                )
-                due = session.scalar(
-                    select(func.count())
-                    .select_from(OutboxRow)
-                    .where(
-                        OutboxRow.request_id == request_id,
-                        OutboxRow.status == PENDING,
-                        OutboxRow.next_attempt_at <= datetime.now(UTC),
-                    )
-                )
-            return not waiting and not due
+                return settled(session, self.key, datetime.now(UTC))
 
         eventually(quiet, f"{self.key} settled")
 
