@@ -87,8 +87,8 @@ CARD_KEY = re.compile(r"^(?P<key>[A-Z]+-\d+):(?P<card>assignment|approval|sop_up
 FORWARD = frozenset(
     {ActionId.CLAIM, ActionId.ASSESS, ActionId.APPROVE, ActionId.APPROVE_FOR, ActionId.SOP_PUBLISH}
 )
-MEANWHILE = ("edit", "comment", "poll", "jira_retry", "slack_retry", "submit_later")
-MEANWHILE += ("drain", "deliver", "tick")
+MEANWHILE: tuple[str, ...] = ("edit", "comment", "poll", "jira_retry", "slack_retry")
+MEANWHILE += ("submit_later", "drain", "deliver", "tick")
 SOP_REF = re.compile(r"govflow ref ([0-9a-f]{16})")
 
 
