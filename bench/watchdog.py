@@ -15,7 +15,8 @@ holidays; `sweep` is the median of the warm repeats (`min`, `max` beside it), th
 between them. A runner process serves one flow run, so a production sweep pays the cold cost
 once per run. `cpu ms` is the median CPU time of the bench process itself over a warm sweep:
 on a shared machine it moves much less with other people's load than the wall time does
-(the database server's own CPU is not in it).
+(the database server's own CPU is not in it). `load` is the machine's one-minute load
+average when the warm repeats began (2 CPUs here: above 2, something else is waiting too).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def measure(engine: Engine, rules: Rules, open_count: int, due_count: int) -> di
     warm: list[float] = []
     cpu: list[float] = []
     statements = 0
+    load = os.getloadavg()[0]
     for _ in range(REPEATS):
         reset(engine, originals)
         started = time.process_time()
@@ -134,6 +136,7 @@ def measure(engine: Engine, rules: Rules, open_count: int, due_count: int) -> di
         "min ms": min(warm) * 1000,
         "max ms": max(warm) * 1000,
         "cpu ms": statistics.median(cpu) * 1000,
+        "load": load,
         "statements": statements,
         "effects": report.effects,
         "us/due clock": median / due_count * 1e6,
