@@ -412,6 +412,14 @@ def _as_approver(
         raise NotEntitled(_already(taken, actor, state, name))
     if lapsed:
         raise NotEntitled(_lapsed(lapsed[0][1], on))
+    if any(
+        same_person(d.delegate, actor) and same_person(d.approver, state.requester) for d in away
+    ):
+        # The requester is off the roster, so their delegate stands in for nobody: say why.
+        raise NotEntitled(
+            f"{state.requester.label} filed {state.key}, so nobody can {_VERB[action]} "
+            "in their name"
+        )
     raise NotEntitled(f"You are not on the {name} approver roster for {state.key}")
 
 

@@ -70,6 +70,7 @@ from integrations.db.requests import find_request
 from integrations.db.sops import list_sops
 from integrations.follow_ups import FollowUps
 from integrations.http_body import receive
+from integrations.jira.gateway import JiraGateway
 from integrations.jira.mapping import resolve_field_ids, ticket_from_issue
 from integrations.jira.port import JiraPort
 from integrations.jira.webhooks import (
@@ -80,7 +81,7 @@ from integrations.jira.webhooks import (
     parse_webhook,
     verify_signature,
 )
-from integrations.slack.identity import IdentityResolver
+from integrations.slack.identity import IdentityResolver, JiraAccounts
 from integrations.slack.receiver import (
     FOLLOW_UP_WORKERS,
     MAX_REASON,
@@ -96,6 +97,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 RECEIPT_KIND = "jira_webhook"
+# How long a click waits for Jira's user search (the ack is due within Slack's 3 seconds).
+JIRA_LOOKUP_TIMEOUT_SECONDS = 1.5
 
 __all__ = ["AdvanceTrigger", "JiraWebhookEndpoint", "create_app", "default_advance_trigger", "main"]
 
@@ -360,6 +363,16 @@ def _commenter(webhook: CommentCreated) -> Person | None:
 # --- the app -----------------------------------------------------------------------------
 
 
+def jira_lookups(runtime: Runtime) -> JiraGateway:
+    """A Jira gateway for look-ups made before Slack is answered: no retries, a short wait.
+
+    Slack wants its answer within 3 seconds; the library's retries would sleep for up to a
+    minute, and a click refused with "try again" is better than one Slack gave up on.
+    """
+    wait = min(JIRA_LOOKUP_TIMEOUT_SECONDS, runtime.settings.http_timeout_seconds)
+    return JiraGateway.from_settings(runtime.settings, timeout=wait, max_retries=0)
+
+
 def slack_handlers(
     runtime: Runtime, *, advance: AdvanceTrigger, now: Clock, after: FollowUps | None = None
 ) -> SlackHandlers:
@@ -379,6 +392,7 @@ def slack_handlers(
         sessions=runtime.sessions,
         slack=runtime.slack,
         identities=IdentityResolver(runtime.sessions, runtime.slack, now),
+        jira_accounts=JiraAccounts(runtime.sessions, jira_lookups(runtime), now),
         delegations=delegations,
         sop_choices=sop_choices,
         advance=advance,

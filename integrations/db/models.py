@@ -138,6 +138,10 @@ class IdentityRow(Base):
     slack_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
     jira_account_id: Mapped[str | None] = mapped_column(String(128), index=True)
     looked_up_at: Mapped[datetime]
+    # Every active Jira account `user/search` finds for the email ([]: none; NULL: never
+    # asked), and when: what tells a clicker from a requester whose email Jira hides.
+    jira_account_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    jira_looked_up_at: Mapped[datetime | None]
 
 
 class SopRow(Base):

@@ -32,6 +32,8 @@ T = TypeVar("T")
 
 # The most issues Jira Cloud returns per search page when fields beyond id/key are asked.
 MAX_PAGE = 100
+# Users one `user/search` page returns; one email matching more accounts than this is no person.
+USER_PAGE = 50
 # Beyond this many characters the JQL goes in a POST body instead of the URL.
 POST_JQL_OVER = 1500
 # A status conflict found before any request: the issue's workflow offers no way there.
@@ -62,11 +64,14 @@ class JiraGateway:
         self._timezone: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JiraGateway:
+    def from_settings(
+        cls, settings: Settings, *, timeout: float | None = None, max_retries: int = 3
+    ) -> JiraGateway:
         """A gateway for the Jira the settings name (the client is still built lazily)."""
         token = settings.jira_token or SecretStr("")
         url = str(settings.jira_url) if settings.jira_url is not None else ""
-        return cls(url, settings.jira_user or "", token, timeout=settings.http_timeout_seconds)
+        wait = settings.http_timeout_seconds if timeout is None else timeout
+        return cls(url, settings.jira_user or "", token, timeout=wait, max_retries=max_retries)
 
     @property
     def browse_url(self) -> str:
@@ -151,6 +156,27 @@ class JiraGateway:
         raw = self._call(f"look up user {account_id}", lambda j: dict(j.user(account_id).raw))
         email = raw.get("emailAddress")
         return str(email) if email else None
+
+    def account_ids(self, email: str) -> list[str]:
+        """The active accounts `user/search` finds for `email`, those hiding their email included.
+
+        Jira matches `query` against display names and email prefixes, and answers a user who
+        hides their email without `emailAddress`. An account showing a different email is
+        someone else; one showing none may be this person, so it stays (a false match only
+        refuses a click, a missed one would let a requester approve their own request).
+        """
+        wanted = email.strip().casefold()
+
+        def find(client: JIRA) -> list[dict[str, Any]]:
+            return [dict(u.raw) for u in client.search_users(query=wanted, maxResults=USER_PAGE)]
+
+        found = self._call("search users by email", find)
+        return [
+            str(u["accountId"])
+            for u in found
+            if u.get("accountId")
+            and str(u.get("emailAddress") or wanted).strip().casefold() == wanted
+        ]
 
     def timezone(self) -> str:
         """The API user's time zone (IANA name), in which Jira reads JQL dates."""

@@ -54,6 +54,10 @@ class JiraPort(Protocol):
         """The email of an account, or None where the user's privacy settings hide it."""
         ...
 
+    def account_ids(self, email: str) -> list[str]:
+        """The active Jira accounts `user/search` finds for an email (hidden emails included)."""
+        ...
+
     def timezone(self) -> str:
         """The API user's time zone, the one JQL dates are read in."""
         ...

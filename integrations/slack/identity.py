@@ -8,8 +8,15 @@ emails. A click carries only the Slack id, so the receiver resolves it, in this 
 A user without an email on their profile (a bot, a guest with it hidden) resolves to a
 Person known by Slack id only: roster entries naming them by Slack id still match.
 
-The Slack call happens outside any ledger transaction: on SQLite a transaction holds the
-database's write lock, and no click should wait on another click's HTTP round trip.
+Jira Cloud often hides a reporter's email, so a requester may be known by Jira account id
+only. `JiraAccounts` then tells whose Jira accounts a clicker's email holds, through Jira's
+`user/search` (which matches a hidden email by the whole address), cached in the same
+`identities` row: one lookup per person. A cached empty answer is asked again for a request
+filed after it (the person may have opened a Jira account since; a stale "none" would let
+them approve their own request); a cached account list is reused.
+
+The Slack and Jira calls happen outside any ledger transaction: on SQLite a transaction holds
+the database's write lock, and no click should wait on another click's HTTP round trip.
 """
 
 from __future__ import annotations
@@ -69,6 +76,64 @@ class IdentityResolver:
         with self._lock:
             self._known[slack_id] = email
         return email
+
+
+class AccountDirectory(Protocol):
+    """The one Jira call telling accounts apart (`JiraGateway` provides it)."""
+
+    def account_ids(self, email: str) -> list[str]:
+        """The active Jira accounts `user/search` finds for `email`; raises JiraError."""
+        ...
+
+
+class JiraAccounts:
+    """The Jira account ids an email holds, through the ledger, then Jira's `user/search`."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], directory: AccountDirectory, clock: Clock
+    ) -> None:
+        self._sessions = sessions
+        self._directory = directory
+        self._clock = clock
+
+    def account_ids(self, email: str, *, since: datetime) -> list[str]:
+        """Accounts of `email`, valid for a request filed at `since`; raises JiraError."""
+        folded = email.strip().casefold()
+        with self._sessions.begin() as session:
+            cached = cached_account_ids(session, folded)
+        if cached is not None:
+            ids, looked_up_at = cached
+            if ids or looked_up_at >= since:
+                return ids
+        ids = self._directory.account_ids(folded)
+        with self._sessions.begin() as session:
+            remember_accounts(session, email=folded, account_ids=ids, now=self._clock())
+        return ids
+
+
+def cached_account_ids(session: Session, email: str) -> tuple[list[str], datetime] | None:
+    """The Jira accounts the ledger has for an email and when Jira said so, if it was asked."""
+    query = select(IdentityRow.jira_account_ids, IdentityRow.jira_looked_up_at).where(
+        IdentityRow.email == email
+    )
+    found = session.execute(query).first()
+    if found is None or found[0] is None or found[1] is None:
+        return None
+    return [str(i) for i in found[0]], found[1]
+
+
+def remember_accounts(
+    session: Session, *, email: str, account_ids: list[str], now: datetime
+) -> None:
+    """Record the Jira accounts `user/search` found for `email` (none is an answer too)."""
+    values = {
+        "jira_account_ids": account_ids,
+        "jira_looked_up_at": now,
+        "jira_account_id": account_ids[0] if account_ids else None,
+    }
+    row = {"email": email, "slack_user_id": None, "looked_up_at": now, **values}
+    if not insert_ignore(session, IdentityRow.__table__, row, ["email"]):  # type: ignore[arg-type]
+        session.execute(update(IdentityRow).where(IdentityRow.email == email).values(**values))
 
 
 def cached_email(session: Session, slack_id: str) -> str | None:

@@ -55,6 +55,7 @@ from config.rules import Rules
 from domain.entitlement import (
     Action,
     DelegationLike,
+    as_delegations,
     authorize,
     eligible_roster,
     local_date,
@@ -62,14 +63,16 @@ from domain.entitlement import (
 )
 from domain.errors import (
     BodyTooLarge,
+    ConfigError,
     InvalidTransition,
+    JiraError,
     NotEntitled,
     PayloadInvalid,
     SignatureInvalid,
     SlackError,
 )
 from domain.lifecycle import Event, RequestState, apply
-from domain.people import Person, roster_member
+from domain.people import Person, roster_member, same_person
 from domain.signoff import TeamState, progress_text, tally
 from domain.stages import TERMINAL, Stage
 from integrations.db.audit import record_audit
@@ -81,7 +84,7 @@ from integrations.follow_ups import FollowUps
 from integrations.http_body import receive
 from integrations.slack import modals
 from integrations.slack.blocks import STAGE_LABELS
-from integrations.slack.identity import IdentityResolver
+from integrations.slack.identity import IdentityResolver, JiraAccounts
 from integrations.slack.interactions import (
     USAGE,
     ActionId,
@@ -349,6 +352,7 @@ class SlackHandlers:
         sessions: sessionmaker[Session],
         slack: SlackPort,
         identities: IdentityResolver,
+        jira_accounts: JiraAccounts,
         delegations: DelegationSource,
         sop_choices: SopChoices,
         advance: AdvanceTrigger,
@@ -359,6 +363,7 @@ class SlackHandlers:
         self.sessions = sessions
         self.slack = slack
         self.identities = identities
+        self.jira_accounts = jira_accounts
         self.delegations = delegations
         self.sop_choices = sop_choices
         self.advance = advance
@@ -396,22 +401,29 @@ class SlackHandlers:
             return
         try:
             actor = self.identities.person(click.user_id, name=click.user_name)
+            actor, requester = self._against_requester(click.jira_key, actor, now)
             event = event_from_click(click, actor, now)
-        except (SlackError, PayloadInvalid) as exc:
+        except (SlackError, PayloadInvalid, NotEntitled) as exc:
             reason = _identity_reason(exc)
-            self._audit_refusal(None, click.user_id, reason, {"action": click.action}, now)
+            detail = {"action": click.action, "jira_key": click.jira_key}
+            self._audit_refusal(click.jira_key, click.user_id, reason, detail, now)
             ack()
             self._later(self._tell, click.user_id, click.channel_id, click.response_url, reason)
             return
-        outcome = self._check_click(click, actor, event, now)
+        outcome = self._check_click(click, actor, event, now, requester)
         ack()
         self._later(self._follow_up, click, outcome)
 
     def _check_click(
-        self, click: ButtonClick, actor: Person, event: Event | None, now: datetime
+        self,
+        click: ButtonClick,
+        actor: Person,
+        event: Event | None,
+        now: datetime,
+        requester: Person | None,
     ) -> Outcome:
         with self._transaction() as session:
-            found = self._request(session, click.jira_key)
+            found = self._request(session, click.jira_key, requester)
             if isinstance(found, Refused):
                 return self._refused(session, found, actor, click, now)
             row, state = found
@@ -501,16 +513,18 @@ class SlackHandlers:
         first_input = next(iter(sub.values), None)
         try:
             actor = self.identities.person(sub.user_id, name=sub.user_name)
+            actor, requester = self._against_requester(sub.jira_key, actor, now)
             event = event_from_submission(sub, actor, now)
         except SubmissionErrors as exc:
             ack(response_action="errors", errors=exc.errors)
             return
-        except (SlackError, PayloadInvalid) as exc:
+        except (SlackError, PayloadInvalid, NotEntitled) as exc:
             reason = _identity_reason(exc)
-            self._audit_refusal(None, sub.user_id, reason, {"callback": sub.callback}, now)
+            detail = {"callback": sub.callback, "jira_key": sub.jira_key}
+            self._audit_refusal(sub.jira_key, sub.user_id, reason, detail, now)
             self._answer_modal(ack, first_input, reason)
             return
-        outcome = self._check_submission(sub, actor, event, now)
+        outcome = self._check_submission(sub, actor, event, now, requester)
         if isinstance(outcome, Refused):
             self._answer_modal(ack, first_input, outcome.reason)
             return
@@ -526,10 +540,15 @@ class SlackHandlers:
             self._tell(sub.user_id, sub.channel_id, None, done)
 
     def _check_submission(
-        self, sub: ModalSubmission, actor: Person, event: Event, now: datetime
+        self,
+        sub: ModalSubmission,
+        actor: Person,
+        event: Event,
+        now: datetime,
+        requester: Person | None,
     ) -> Outcome:
         with self._transaction() as session:
-            found = self._request(session, sub.jira_key)
+            found = self._request(session, sub.jira_key, requester)
             if isinstance(found, Refused):
                 return self._refused(session, found, actor, sub, now)
             row, state = found
@@ -551,14 +570,91 @@ class SlackHandlers:
     # --- shared steps --------------------------------------------------------------------
 
     def _request(
-        self, session: Session, jira_key: str
+        self, session: Session, jira_key: str, requester: Person | None = None
     ) -> tuple[RequestRow, RequestState] | Refused:
+        """The request's row and state; with `requester`, the requester as the click taught."""
         row = find_request(session, jira_key)
         if row is None:
             return Refused(f"govflow has no request {jira_key}")
         if row.state is None:
             return Refused(f"{jira_key} has not been routed to reviewers yet", request_id=row.id)
-        return row, RequestState.model_validate(row.state)
+        state = RequestState.model_validate(row.state)
+        if requester is not None:
+            state = state.model_copy(update={"requester": requester})
+        return row, state
+
+    def _against_requester(
+        self, jira_key: str, actor: Person, now: datetime
+    ) -> tuple[Person, Person | None]:
+        """The actor with their Jira account, and the requester as learned; NotEntitled if unsure.
+
+        Only for a requester Jira knows by account id alone (email hidden): the actor's email
+        is looked up in Jira (`user/search`, cached), so the actor recorded in the event carries
+        the requester's account id when it is theirs and `same_person` sees it, here and in
+        `advance`. So does every away member the actor stands in for: a match teaches the
+        requester's email, which takes them off the rosters, so nobody acts in their name.
+        Returns the requester to check against when a lookup taught something, else None.
+        """
+        with self._transaction() as session:
+            row = find_request(session, jira_key)
+            if row is None or row.state is None:
+                return actor, None
+            state = RequestState.model_validate(row.state)
+            filed = row.created_at
+            on = local_date(self.rules, state.expert_team, now)
+            away = [
+                d.approver
+                for d in as_delegations(self.delegations(session, on))
+                if same_person(d.delegate, actor)
+            ]
+        requester = state.requester
+        account = requester.jira_account_id
+        known = requester.email is not None or requester.slack_id is not None
+        # "unknown:KEY" stands for a ticket without a reporter: no account to compare with.
+        if known or account is None or account.startswith("unknown:"):
+            return actor, None
+        unsure = f"govflow could not confirm you did not file {jira_key}"
+        if actor.email is None:
+            raise NotEntitled(f"{unsure}: your Slack profile shows no email to match with Jira")
+        ids = self._accounts(actor.email, filed, unsure)
+        learned = None
+        if account in ids:
+            learned = Person(
+                jira_account_id=account,
+                email=actor.email,
+                slack_id=actor.slack_id,
+                name=requester.name,
+            )
+        if ids and actor.jira_account_id is None:
+            mine = account if account in ids else ids[0]
+            actor = actor.model_copy(update={"jira_account_id": mine})
+        for member in away:
+            email = member.email or self._email_of(member.slack_id, unsure)
+            if learned is None and email and account in self._accounts(email, filed, unsure):
+                learned = Person(
+                    jira_account_id=account,
+                    email=email,
+                    slack_id=member.slack_id,
+                    name=requester.name,
+                )
+        return actor, learned
+
+    def _accounts(self, email: str, filed: datetime, unsure: str) -> list[str]:
+        """The Jira accounts of `email`; NotEntitled when Jira cannot say."""
+        try:
+            return self.jira_accounts.account_ids(email, since=filed)
+        except (JiraError, ConfigError) as exc:
+            log.warning("Jira user search failed: %s", exc)
+            raise NotEntitled(f"{unsure}; try again in a minute") from exc
+
+    def _email_of(self, slack_id: str | None, unsure: str) -> str | None:
+        """The email of a roster member named by Slack id; NotEntitled when Slack cannot say."""
+        if slack_id is None:
+            return None
+        try:
+            return self.identities.email(slack_id)
+        except SlackError as exc:
+            raise NotEntitled(f"{unsure}; try again in a minute") from exc
 
     def _precheck(self, session: Session, state: RequestState, event: Event, now: datetime) -> None:
         """Refuse now what `advance` would refuse: the domain's rules on the current state."""
@@ -622,15 +718,17 @@ class SlackHandlers:
         return refusal
 
     def _audit_refusal(
-        self, request_id: int | None, actor: str, reason: str, detail: dict[str, Any], now: datetime
+        self, jira_key: str, actor: str, reason: str, detail: dict[str, Any], now: datetime
     ) -> None:
+        """Audit a refusal made before the request was checked (on it, when govflow has it)."""
         with self._transaction() as session:
+            row = find_request(session, jira_key)
             record_audit(
                 session,
                 at=now,
                 actor=actor,
                 action="action_refused",
-                request_id=request_id,
+                request_id=row.id if row is not None else None,
                 reason=reason[:MAX_REASON],
                 detail=detail,
             )
@@ -921,6 +1019,8 @@ def _reason(refusal: Exception) -> str:
 
 
 def _identity_reason(exc: Exception) -> str:
+    if isinstance(exc, NotEntitled):
+        return _reason(exc)
     if isinstance(exc, SlackError):
         return "Slack did not tell govflow who you are just now; try again in a minute."
     return f"govflow could not use this: {exc}"[:MAX_REASON]

@@ -393,16 +393,20 @@ class JiraApi:
         return JSONResponse(render.full_user(call.view, user))
 
     def search_users(self, call: Call) -> Response:
-        """GET user/search?query= (matches email and display name) or ?accountId=."""
-        query = (call.query.get("query") or "").casefold()
+        """GET user/search?query= or ?accountId=: active users only, as Jira Cloud answers.
+
+        `query` matches the start of a display name (or of a word in it) or of an email; an
+        email its owner hides matches only the whole address, and the answer leaves it out.
+        """
+        query = (call.query.get("query") or "").strip().casefold()
         account_id = call.query.get("accountId")
         if not query and not account_id:
             raise JiraApiError(400, ["The query parameter 'query' or 'accountId' is required."])
         found = [
             u
             for u in self.state.users.values()
-            if (account_id and u.account_id == account_id)
-            or (query and (query in u.email.casefold() or query in u.display_name.casefold()))
+            if u.active
+            and ((account_id and u.account_id == account_id) or (query and _user_matches(u, query)))
         ]
         start = _int(call.query, "startAt", 0)
         size = _int(call.query, "maxResults", 50)
@@ -601,3 +605,12 @@ def create_jira_app(
         ),
     ]
     return _KeepRawSend(Starlette(routes=routes))
+
+
+def _user_matches(user: User, query: str) -> bool:
+    """Whether Jira Cloud's user search finds `user` for a (casefolded) `query`."""
+    email = user.email.casefold()
+    if email.startswith(query) if user.email_visible else email == query:
+        return True
+    name = user.display_name.casefold()
+    return name.startswith(query) or any(word.startswith(query) for word in name.split())

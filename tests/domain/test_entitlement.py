@@ -120,8 +120,9 @@ class TestApprovers:
             approve(AISHA, in_signoff(PRIYA), delegations=(AISHA_FOR_PRIYA,), for_=PRIYA)
 
     def test_an_away_requester_gives_their_delegate_nothing(self) -> None:
-        """Aisha stands in for Priya only, and Priya filed it: Aisha has no QA vote."""
-        with pytest.raises(NotEntitled, match="not on the QA approver roster"):
+        """Aisha stands in for Priya only, and Priya filed it: no QA vote, and told why."""
+        reason = "Priya Raman filed MODREQ-12, so nobody can approve it in their name"
+        with pytest.raises(NotEntitled, match=exact(reason)):
             approve(AISHA, in_signoff(PRIYA), delegations=(AISHA_FOR_PRIYA,))
 
     def test_requester_is_left_out_of_the_roster(self) -> None:

@@ -136,6 +136,23 @@ class TestReads:
             gateway.user_email("no-such-account")
         assert caught.value.status == 404
 
+    def test_account_ids_by_email(self, gateway: JiraGateway, jira: JiraSandbox) -> None:
+        """user/search finds visible and hidden emails; a look-alike address is someone else."""
+        hidden = "vendor.ops@example.com"
+        assert gateway.account_ids(hidden.upper()) == [jira.state.user(hidden).account_id]
+        assert gateway.account_ids(REQUESTER) == [jira.state.user(REQUESTER).account_id]
+        # Jira matches email prefixes: "x@example.co" also finds "x@example.com".
+        jira.add_user("prefix.case@example.com", "Prefix Case")
+        assert gateway.account_ids("prefix.case@example.co") == []
+        assert gateway.account_ids("nobody.here@example.com") == []
+
+    def test_account_ids_error_is_jira_error(self, gateway: JiraGateway, jira: JiraSandbox) -> None:
+        """A failing user/search leaves as JiraError with its status."""
+        jira.add_fault("GET user/search", Fault(FaultKind.SERVER_ERROR, status=500))
+        with pytest.raises(JiraError) as caught:
+            gateway.account_ids(REQUESTER)
+        assert caught.value.status == 500
+
     def test_timezone_is_read_once(self, jira: JiraSandbox) -> None:
         """The API user's zone comes from myself, asked once."""
         jira.add_user("tz-bot@example.com", "TZ bot", api_token="t", time_zone="Asia/Singapore")

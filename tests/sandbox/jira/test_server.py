@@ -52,6 +52,27 @@ class TestServerInfoAndUsers:
         hidden = sandbox.state.user("vendor.ops@example.com").account_id
         assert "emailAddress" not in client.user(hidden).raw
 
+    def test_user_search_finds_a_hidden_email_only_by_the_whole_address(
+        self, client: JIRA, sandbox: JiraSandbox
+    ) -> None:
+        """As on Jira Cloud: a hidden email matches exactly, never by prefix, and stays hidden."""
+        hidden = sandbox.state.user("vendor.ops@example.com").account_id
+        [found] = client.search_users(query="Vendor.Ops@example.com")
+        assert found.accountId == hidden
+        assert "emailAddress" not in found.raw
+        assert client.search_users(query="vendor.ops@") == []
+
+    def test_user_search_matches_prefixes_of_active_users(
+        self, client: JIRA, sandbox: JiraSandbox
+    ) -> None:
+        """Visible emails and display-name words match by prefix; inside a word they do not."""
+        assert [u.displayName for u in client.search_users(query="maria.re")] == ["Maria Reyes"]
+        assert [u.displayName for u in client.search_users(query="reyes")] == ["Maria Reyes"]
+        assert client.search_users(query="example.com") == []
+        gone = sandbox.add_user("left.company@example.com", "Left Company")
+        sandbox.state.users[gone].active = False
+        assert client.search_users(query="left.company@example.com") == []
+
     def test_unknown_user_is_404(self, client: JIRA) -> None:
         """An unknown accountId is a 404."""
         with pytest.raises(JIRAError) as caught:

@@ -100,7 +100,9 @@ READS = [
     ("issue/MODREQ-1", {"fields": "summary,status"}),
     ("issue/MODREQ-1/comment", {}),
     ("issue/MODREQ-1/transitions", {}),
-    ("user/search", {"query": "example.com"}),
+    ("user/search", {"query": "chloe"}),
+    # A user hiding their email: found by the whole address, answered without it.
+    ("user/search", {"query": "vendor.ops@example.com"}),
     ("project/MODREQ", {}),
     ("issuetype", {}),
 ]
