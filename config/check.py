@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from config.loader import load_rules
+from config.loader import load_rules, rule_warnings
 from config.rules import Rules
 from config.settings import Settings, load_settings, rules_location
 from domain.errors import ConfigError, ConfigProblem
@@ -41,3 +41,8 @@ def check_config(env: Mapping[str, str] | None = None) -> list[ConfigProblem]:
     except ConfigError as exc:
         return exc.problems
     return []
+
+
+def config_warnings(settings: Settings) -> list[ConfigProblem]:
+    """What the (valid) rules will get wrong at run time; govflow still starts."""
+    return rule_warnings(settings.rules)

@@ -32,6 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from config.rules import PRIORITIES, EscalationAction, EscalationStep, QuorumKind, Rules
 from domain.errors import ConfigError, ConfigProblem
 from domain.routing import matches
+from domain.signoff import required_approvals
 from domain.stages import TERMINAL, Stage
 
 # A rules file has a few thousand values; more means aliases multiplying or referring to
@@ -181,6 +182,37 @@ def load_rules(path: Path) -> Rules:
     if report.problems:
         raise ConfigError(report.sorted())
     return rules
+
+
+def rule_warnings(path: Path) -> list[ConfigProblem]:
+    """What valid rules will get wrong at run time, located like problems; ConfigError if invalid.
+
+    A sign-off whose quorum needs every member of its roster but one fewer cannot pass a
+    request one of those members filed: the requester never decides, not even by delegate.
+    """
+    rules = load_rules(path)
+    text, _ = _read(path)
+    report = _Report(str(path))
+    _parse(text, report)
+    for i, route in enumerate(rules.routing):
+        for j, signoff in enumerate(route.signoff):
+            team = rules.teams.get(signoff.team)
+            # `any` and `all` only fail a team of one, a roster choice routing cannot change;
+            # intake says so on each request it affects.
+            if team is None or signoff.quorum.kind is not QuorumKind.N_OF:
+                continue
+            size = len(team.roster)
+            needed = required_approvals(signoff.quorum, team.roster[1:])
+            if size < 2 or needed <= size - 1:
+                continue
+            report.add(
+                ("routing", i, "signoff", j, "quorum"),
+                f"`n_of: {needed}` needs every one of {signoff.team}'s {size} approvers, so a "
+                f"request one of them files can never pass {signoff.team} sign-off on route "
+                f"{route.name}: the requester never decides on their own request",
+                f"add an approver to teams.{signoff.team}.roster, or ask for n_of: {size - 1}",
+            )
+    return report.sorted()
 
 
 def _read(path: Path) -> tuple[str, ConfigProblem | None]:

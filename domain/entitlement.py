@@ -47,7 +47,15 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from config.rules import OutOfOffice, Rules
 from domain.errors import InvalidTransition, NotEntitled
 from domain.people import Person, matches_entry, person_from_entry, roster_member, same_person
-from domain.signoff import Decision, TeamState, Verdict, decision_for, tally
+from domain.signoff import (
+    Decision,
+    SignoffTeam,
+    TeamState,
+    Verdict,
+    decision_for,
+    required_approvals,
+    tally,
+)
 from domain.stages import TERMINAL, Stage
 
 if TYPE_CHECKING:
@@ -199,6 +207,33 @@ def eligible_roster(rules: Rules, team: str, requester: Person) -> list[str]:
     found = rules.teams.get(team)
     roster = found.roster if found is not None else []
     return [entry for entry in roster if not matches_entry(requester, entry)]
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A sign-off team that cannot reach its quorum once the requester is left out."""
+
+    signoff: SignoffTeam
+    needed: int
+    roster: int
+    eligible: int
+
+
+def unreachable_signoffs(state: RequestState, rules: Rules) -> list[Unreachable]:
+    """The request's sign-off teams whose quorum needs more approvers than may decide.
+
+    The requester never decides, in person or through a delegate, so a team of two asking
+    `n_of: 2` (or a team of one) can never sign off a request one of its members filed.
+    """
+    found = []
+    for signoff in state.signoff:
+        team = rules.teams.get(signoff.team)
+        eligible = eligible_roster(rules, signoff.team, state.requester)
+        needed = required_approvals(signoff.quorum, eligible)
+        if needed > len(eligible):
+            roster = len(team.roster) if team is not None else 0
+            found.append(Unreachable(signoff, needed, roster, len(eligible)))
+    return found
 
 
 def team_label(rules: Rules, team: str) -> str:

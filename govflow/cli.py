@@ -18,7 +18,7 @@ def main() -> None:
 @app.command("check-config")
 def check_config_command() -> None:
     """Validate settings (GOVFLOW_* variables, .env) and the rules YAML; exit 1 on any problem."""
-    from config.check import load_config
+    from config.check import config_warnings, load_config
     from domain.errors import ConfigError
 
     try:
@@ -30,6 +30,8 @@ def check_config_command() -> None:
         plural = "s" if count != 1 else ""
         typer.echo(f"{count} problem{plural}: govflow will not start until they are fixed")
         raise typer.Exit(1) from None
+    for warning in config_warnings(settings):
+        typer.echo(f"warning: {warning.render()}")
     jira = "local stand-in" if settings.uses_sandbox_jira else str(settings.jira_url)
     slack = "local stand-in" if settings.uses_sandbox_slack else str(settings.slack_api_url)
     typer.echo(

@@ -7,9 +7,10 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from config.rules import Rules
+from config.rules import QuorumKind, Route, Rules
+from domain.entitlement import Unreachable, team_label, unreachable_signoffs
 from domain.errors import TicketInvalid
-from domain.lifecycle import begin
+from domain.lifecycle import RequestState, begin
 from domain.people import Person
 from domain.stages import Stage, check_transition
 from domain.ticket import Ticket
@@ -17,6 +18,7 @@ from domain.triage import Triaged, triage
 from govflow.effects import EffectContext, EffectWriter
 from govflow.request_clocks import reconcile_request
 from integrations.db.audit import record_audit
+from integrations.db.clocks import slack_ids_by_email
 from integrations.db.models import RequestRow
 from integrations.db.requests import ensure_request, lock_request
 from integrations.delivery import EffectKind
@@ -170,10 +172,66 @@ def _route(
     writer.queue(
         EffectKind.SLACK_ROOT, {"channel": channel, "text": text, "blocks": blocks}, "thread-root"
     )
-    state = begin(ticket.key, requester_of(ticket), route, rules, now)
+    requester = with_known_slack_id(session, requester_of(ticket))
+    state = begin(ticket.key, requester, route, rules, now)
     row.state = state.model_dump(mode="json")
     writer.assignment_card(state)
+    _warn_unreachable(session, writer, state, route, now)
     reconcile_request(session, row.id, writer.context, now)
+
+
+def _warn_unreachable(
+    session: Session, writer: EffectWriter, state: RequestState, route: Route, now: datetime
+) -> None:
+    """Say at once, in the thread and on Jira, which sign-off can never pass, and audit it.
+
+    Otherwise the request would wait at that team until its SLA breached. Once per request
+    and round: the outbox keys make a repeat harmless.
+    """
+    rules = writer.context.rules
+    for gap in unreachable_signoffs(state, rules):
+        text = unreachable_text(gap, state.key, route.name, rules)
+        team = gap.signoff.team
+        suffix = f"unreachable:{state.round}:{team}"
+        writer.queue(EffectKind.SLACK_REPLY, {"text": f":warning: {text}"}, f"reply:{suffix}")
+        writer.queue(EffectKind.JIRA_COMMENT, {"body": text}, f"comment:{suffix}")
+        record_audit(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="quorum_unreachable",
+            request_id=writer.row.id,
+            reason=text,
+            detail={
+                "team": team,
+                "route": route.name,
+                "round": state.round,
+                "needed": gap.needed,
+                "roster": gap.roster,
+                "eligible": gap.eligible,
+            },
+        )
+
+
+def unreachable_text(gap: Unreachable, key: str, route: str, rules: Rules) -> str:
+    """What an unreachable sign-off means for a request and what an admin must change."""
+    team = gap.signoff.team
+    name = team_label(rules, team)
+    quorum = gap.signoff.quorum
+    rule = {
+        QuorumKind.ANY: "any one approver",
+        QuorumKind.ALL: "every approver",
+        QuorumKind.N_OF: f"n_of: {quorum.n}",
+    }[quorum.kind]
+    approvals = "approval" if gap.needed == 1 else "approvals"
+    return (
+        f"{name} sign-off of {key} cannot be reached: route {route} asks for {gap.needed} "
+        f"{approvals} ({rule}), but the requester is on the {name} roster and never decides "
+        f"on their own request, not even through a delegate, which leaves {gap.eligible} of "
+        f"its {gap.roster} approvers. An admin must add an approver to teams.{team}.roster "
+        f"or change the {name} quorum of route {route} in the rules; until then {key} "
+        f"will wait at {name} sign-off."
+    )
 
 
 def requester_of(ticket: Ticket) -> Person:
@@ -183,6 +241,17 @@ def requester_of(ticket: Ticket) -> Person:
         email=ticket.reporter_email,
         name=ticket.reporter_name,
     )
+
+
+def with_known_slack_id(session: Session, requester: Person) -> Person:
+    """The requester with the Slack id the ledger knows for their email, if it knows one.
+
+    Rosters name Slack ids; without it a requester on a roster stays counted in its quorum.
+    """
+    if requester.email is None or requester.slack_id is not None:
+        return requester
+    found = slack_ids_by_email(session, [requester.email]).get(requester.email)
+    return requester.model_copy(update={"slack_id": found}) if found else requester
 
 
 def request_card(

@@ -51,9 +51,36 @@ class TestCheckConfigCommand:
         """A good configuration prints one OK line with counts and exits 0."""
         result = CliRunner().invoke(app, ["check-config"])
         assert result.exit_code == 0, result.output
-        assert result.output.startswith("OK: 5 request types, 9 teams, 14 routes in ")
-        assert "Jira: local stand-in; Slack: local stand-in" in result.output
-        assert len(result.output.splitlines()) == 1
+        last = result.output.splitlines()[-1]
+        assert last.startswith("OK: 5 request types, 9 teams, 14 routes in ")
+        assert "Jira: local stand-in; Slack: local stand-in" in last
+        # The shipped QA routes ask n_of: 2 of QA's two approvers: warned, not refused.
+        others = result.output.splitlines()[:-1]
+        assert len([line for line in others if line.startswith("warning: ")]) == 5
+
+    def test_quorum_a_filing_member_makes_unreachable_is_warned(
+        self, clean_env: None, write_rules: Callable[[str], Path]
+    ) -> None:
+        """n_of equal to the roster: located warning with the fix; exit 0; n_of below is fine."""
+        text = MINIMAL  # routing[0] asks QA (two approvers) for n_of: 2
+        path = write_rules(text)
+
+        result = CliRunner().invoke(app, ["check-config"], env={"GOVFLOW_RULES": str(path)})
+
+        assert result.exit_code == 0, result.output
+        warning, hint, ok = result.output.splitlines()
+        assert warning == (
+            f"warning: {path}:{line_of(text, 'n_of: 2')}: routing[0].signoff[0].quorum: "
+            "`n_of: 2` needs every one of qa's 2 approvers, so a request one of them files can "
+            "never pass qa sign-off on route "
+            f"{load_config({'GOVFLOW_RULES': str(path)})[1].routing[0].name}: "
+            "the requester never decides on their own request"
+        )
+        assert hint == "    hint: add an approver to teams.qa.roster, or ask for n_of: 1"
+        assert ok.startswith("OK: ")
+        fine = write_rules(edit(text, "n_of: 2", "n_of: 1"))
+        quiet = CliRunner().invoke(app, ["check-config"], env={"GOVFLOW_RULES": str(fine)})
+        assert len(quiet.output.splitlines()) == 1
 
     def test_problems_rendered_and_exit_1(
         self, clean_env: None, write_rules: Callable[[str], Path]
