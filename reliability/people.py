@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -122,7 +122,12 @@ class Walk:
         for signoff in route.signoff:
             roster = self.office.rules.teams[signoff.team].roster
             for person in self.people(signoff.team)[: required_approvals(signoff.quorum, roster)]:
-                self._act(f"approval:{round_}:{signoff.team}", ActionId.APPROVE, person, None)
+                self._act(
+                    f"approval:{round_}:{signoff.team}",
+                    ActionId.APPROVE,
+                    person,
+                    partial(self._applied, person, ActionId.APPROVE),
+                )
         card = self._eventually(
             lambda: self._posted_card(self._row().facts.get("sop_update_card")),
             "the SOP owner card",
@@ -160,7 +165,10 @@ class Walk:
             if not view:
                 continue  # Slack did not open the form (views.open failed): click again
             while time.monotonic() < deadline:
-                answer = slack.submit_view(view[-1].id, expert, values)
+                try:
+                    answer = slack.submit_view(view[-1].id, expert, values)
+                except KeyError:
+                    break  # the form closed (its submission went through): look again
                 self.office.journal.add(self.key, "assessment", expert, answer)
                 if answer.status == 200:
                     if answer.body:
@@ -176,16 +184,17 @@ class Walk:
         """The modals opened for `user` after the first `opened` ones."""
         return self.office.slack.views(user=user)[opened:]
 
-    def _act(
-        self, suffix: str, action: ActionId, user: str, done: Callable[[], bool] | None
-    ) -> None:
-        """Click until acknowledged, then wait for `done` (default: the request settled)."""
-        done = done or (lambda: self._settled())
+    def _act(self, suffix: str, action: ActionId, user: str, done: Callable[[], bool]) -> None:
+        """Click until acknowledged, then wait for `done`; look again before any repeat."""
         deadline = time.monotonic() + STEP_S
+        first = True
         while time.monotonic() < deadline:
+            if not first and done():
+                return
+            first = False
             if self._click(suffix, action, user) and self._maybe(done, PATIENCE_S):
                 return
-            # Not acknowledged, or acknowledged and nothing came (refused): click again.
+            # Not acknowledged, or acknowledged and nothing came (refused): look, click again.
             time.sleep(1.0)
         raise Stuck(f"{self.key}: {action.value} by {user} on {suffix} never took effect")
 
@@ -194,7 +203,10 @@ class Walk:
         channel, ts = self._eventually(
             lambda: self._card(f"{self.key}:{suffix}"), f"card {self.key}:{suffix}"
         )
-        answer = self.office.slack.click(channel, ts, action, user)
+        try:
+            answer = self.office.slack.click(channel, ts, action, user)
+        except ValueError:
+            return False  # the button is gone (the card was updated meanwhile): look again
         return self.office.journal.add(self.key, action.value, user, answer).acknowledged
 
     # --- what a person sees (read from the ledger: where govflow put the cards) -----------
@@ -226,9 +238,21 @@ class Walk:
     def _posted_card(self, key: object) -> str | None:
         return key if isinstance(key, str) and self._card(key) else None
 
-    def _settled(self) -> bool:
+    def _applied(self, user: str, action: ActionId) -> bool:
+        """Whether a click of `action` by `user` on this request is an applied event."""
+        prefix = f"slack:{user}:{action.value}:"
         with self.office.sessions.begin() as session:
-            return settled(session, self.key, datetime.now(UTC))
+            found = session.scalar(
+                select(func.count())
+                .select_from(EventRow)
+                .join(RequestRow, RequestRow.id == EventRow.request_id)
+                .where(
+                    RequestRow.jira_key == self.key,
+                    EventRow.dedupe_key.startswith(prefix),
+                    EventRow.processed_at.is_not(None),
+                )
+            )
+        return bool(found)
 
     def _eventually(self, check: Callable[[], T | None], what: str) -> T:
         value = self._maybe(check, STEP_S)

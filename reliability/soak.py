@@ -370,6 +370,9 @@ class Soak:
                 except Stuck as exc:
                     self.result.stuck.append(str(exc))
                     self.say(f"soak: STUCK {exc}")
+                except Exception as exc:  # noqa: BLE001 - reported: the request counts as stuck
+                    self.result.stuck.append(f"{walks[future]}: {type(exc).__name__}: {exc}")
+                    self.say(f"soak: WALK FAILED {walks[future]}: {exc!r}")
                 done += 1
                 if done % 10 == 0 or done == len(keys):
                     self.say(f"soak: {done}/{len(keys)} walked, {self._elapsed():.0f} s")
