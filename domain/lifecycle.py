@@ -25,6 +25,10 @@ Choices where the brief left room:
   refused: nothing is waiting for them.
 - An expert's NEEDS_INFO assessment asks its rationale as the question. `assessment` is the
   latest one submitted, whatever it recommended.
+- The requester's Slack id may be learned after routing (Slack did not answer at intake):
+  `RequesterIdentified`, recorded by govflow only, adds it to `requester` for the request's
+  email, so rosters naming that Slack id leave them out from then on; a sign-off team that
+  was waiting only for the requester's own approval is signed off there and then.
 - Claiming is allowed in every open stage from expert review on (an expert may take over a
   request in sign-off); a claim by the current assignee changes nothing.
 
@@ -74,7 +78,13 @@ from domain.entitlement import (
     local_date,
     team_label,
 )
-from domain.errors import ConfigError, ConfigProblem, InvalidTransition, ProposedChangeInvalid
+from domain.errors import (
+    ConfigError,
+    ConfigProblem,
+    InvalidTransition,
+    NotEntitled,
+    ProposedChangeInvalid,
+)
 from domain.notices import (
     AssessmentRecorded,
     Cancelled,
@@ -92,6 +102,7 @@ from domain.notices import (
     PublishConflict,
     PublishedVersion,
     Rejected,
+    RequesterMatched,
     SentBack,
     SignoffComplete,
     SignoffInvalidated,
@@ -123,6 +134,8 @@ from domain.stages import TERMINAL, TRANSITIONS, Stage, check_transition
 
 # A Jira comment holds at most 32,767 characters.
 MAX_COMMENT = 32_767
+# The actor of the events govflow itself records (a person no Slack or Jira id can match).
+GOVFLOW = Person(jira_account_id="govflow", name="govflow")
 # The stages a NEEDS_INFO pause can return to.
 RESUMABLE = TRANSITIONS[Stage.NEEDS_INFO] - TERMINAL
 
@@ -196,6 +209,14 @@ class RequesterReplied(_Event):
     comment_id: str = Field(min_length=1)
 
 
+class RequesterIdentified(_Event):
+    """govflow matched the requester's email to a Slack user (`users.lookupByEmail`)."""
+
+    kind: Literal["requester_identified"] = "requester_identified"
+    email: str = Field(min_length=3, max_length=320)
+    slack_id: str = Field(min_length=1, max_length=32)
+
+
 class Cancel(_Event):
     """The request is withdrawn or called off."""
 
@@ -241,6 +262,7 @@ Event = Annotated[
     | Decide
     | AskRequester
     | RequesterReplied
+    | RequesterIdentified
     | Cancel
     | PublishSop
     | EditDraft
@@ -427,6 +449,8 @@ def apply(
             step.ask(event)
         case RequesterReplied():
             step.reply(event)
+        case RequesterIdentified():
+            step.identify(event)
         case Cancel():
             step.cancel(event)
         case PublishSop():
@@ -649,6 +673,34 @@ class _Step:
             resume = state.resume_stage
             self.move(resume, f"{event.actor.label} answered the question")
             self.update(resume_stage=None, question=None)
+
+    def identify(self, event: RequesterIdentified) -> None:
+        """Give the requester their Slack id; settle teams that only waited for them."""
+        requester = self.state.requester
+        if not same_person(event.actor, GOVFLOW):
+            raise NotEntitled("only govflow matches a requester to a Slack user")
+        if requester.slack_id is not None or requester.email != event.email.strip().casefold():
+            # Already known, or the ticket's requester changed since the look-up.
+            return
+        self.update(requester=requester.model_copy(update={"slack_id": event.slack_id}))
+        self.notices.append(RequesterMatched(slack_id=event.slack_id))
+        if self.state.stage is not Stage.SIGN_OFF:
+            return
+        newly = [
+            s
+            for s in self.state.signoff
+            if self.team_approved(s) and not self.approved_without(s, requester)
+        ]
+        for signoff in newly:
+            self.notices.append(TeamSignedOff(team=signoff.team, round=self.state.round))
+        if newly and all(self.team_approved(s) for s in self.state.signoff):
+            self.complete_round()
+
+    def approved_without(self, signoff: SignoffTeam, requester: Person) -> bool:
+        """Whether `signoff`'s team was at quorum with `requester` still on its roster."""
+        roster = eligible_roster(self.rules, signoff.team, requester)
+        mine = [d for d in self.state.round_decisions() if d.team == signoff.team]
+        return tally(signoff.team, signoff.quorum, roster, mine).state is TeamState.APPROVED
 
     def cancel(self, event: Cancel) -> None:
         """End the request, whatever stage it is in."""

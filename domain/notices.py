@@ -122,6 +122,13 @@ class InfoReceived(_Notice):
     resumed: bool
 
 
+class RequesterMatched(_Notice):
+    """govflow learned the requester's Slack id: rosters naming it now leave them out."""
+
+    kind: Literal["requester_matched"] = "requester_matched"
+    slack_id: str
+
+
 class Cancelled(_Notice):
     """The request was cancelled, by whom and why."""
 
@@ -242,6 +249,7 @@ Notice = Annotated[
     | ChangesRequested
     | InfoRequested
     | InfoReceived
+    | RequesterMatched
     | Cancelled
     | DraftRefused
     | DraftPrepared

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from domain.errors import InvalidTransition, LedgerError, NotEntitled, UnknownSop
 from domain.lifecycle import EVENTS, Event, PublishSop, RequestState, SubmitAssessment, apply
-from domain.notices import Notice, SopPublished
+from domain.notices import Notice, RequesterMatched, SopPublished
 from domain.sop import SopVersion
 from domain.stages import Stage
 from govflow.delegation_sources import known_delegations
 from govflow.effects import EffectContext, EffectWriter
+from govflow.intake import warn_unreachable
 from integrations.db.audit import record_audit
 from integrations.db.events import unprocessed_events
 from integrations.db.models import EventRow, RequestRow
@@ -93,6 +94,9 @@ def advance_request(
         changed = True
         _audit_notices(session, row, event_row, outcome.notices, now)
         writer.notices(state, outcome.notices, origin=f"event:{event_row.id}")
+        if any(isinstance(n, RequesterMatched) for n in outcome.notices):
+            # Left out only now (Slack did not answer at routing): say what that leaves short.
+            warn_unreachable(session, writer, state, row.route_name or "?", now)
         summary.notices += [n.kind for n in outcome.notices]
     if changed:
         row.state = state.model_dump(mode="json")

@@ -28,6 +28,7 @@ from domain.notices import (
     InfoRequested,
     Notice,
     Rejected,
+    RequesterMatched,
     SentBack,
     SignoffComplete,
     SignoffOpened,
@@ -157,8 +158,9 @@ class EffectWriter:
         elif isinstance(notice, DecisionRecorded):
             self._update_approval(state, notice.decision.team, suffix)
         elif isinstance(notice, SignoffComplete | Rejected | ChangesRequested) or (
-            # A question pauses sign-off (cards lose their buttons) and the answer resumes it.
-            isinstance(notice, InfoRequested | InfoReceived)
+            # A question pauses sign-off (cards lose their buttons) and the answer resumes it;
+            # a requester found on a roster changes what that team's card counts.
+            isinstance(notice, InfoRequested | InfoReceived | RequesterMatched)
             and state.round > 0
             and Stage.SIGN_OFF in (state.stage, state.resume_stage)
         ):

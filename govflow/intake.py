@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from config.rules import QuorumKind, Route, Rules
+from config.rules import QuorumKind, Rules
 from domain.entitlement import Unreachable, team_label, unreachable_signoffs
 from domain.errors import TicketInvalid
 from domain.lifecycle import RequestState, begin
@@ -176,21 +176,22 @@ def _route(
     state = begin(ticket.key, requester, route, rules, now)
     row.state = state.model_dump(mode="json")
     writer.assignment_card(state)
-    _warn_unreachable(session, writer, state, route, now)
+    warn_unreachable(session, writer, state, route.name, now)
     reconcile_request(session, row.id, writer.context, now)
 
 
-def _warn_unreachable(
-    session: Session, writer: EffectWriter, state: RequestState, route: Route, now: datetime
+def warn_unreachable(
+    session: Session, writer: EffectWriter, state: RequestState, route: str, now: datetime
 ) -> None:
     """Say at once, in the thread and on Jira, which sign-off can never pass, and audit it.
 
     Otherwise the request would wait at that team until its SLA breached. Once per request
-    and round: the outbox keys make a repeat harmless.
+    and round: the outbox keys make a repeat harmless. Called at routing, and by `advance`
+    when the requester's Slack id is learned later.
     """
     rules = writer.context.rules
     for gap in unreachable_signoffs(state, rules):
-        text = unreachable_text(gap, state.key, route.name, rules)
+        text = unreachable_text(gap, state.key, route, rules)
         team = gap.signoff.team
         suffix = f"unreachable:{state.round}:{team}"
         writer.queue(EffectKind.SLACK_REPLY, {"text": f":warning: {text}"}, f"reply:{suffix}")
@@ -204,7 +205,7 @@ def _warn_unreachable(
             reason=text,
             detail={
                 "team": team,
-                "route": route.name,
+                "route": route,
                 "round": state.round,
                 "needed": gap.needed,
                 "roster": gap.roster,

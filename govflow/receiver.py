@@ -62,7 +62,8 @@ from domain.people import Person
 from domain.stages import Stage
 from govflow.delegation_sources import known_delegations
 from govflow.intake import IntakeContext, IntakeOutcome, record_ticket
-from govflow.runtime import Runtime, utc_now
+from govflow.requesters import look_up, record_lookup_failure
+from govflow.runtime import Runtime, slack_lookups, utc_now
 from integrations.db.audit import record_audit
 from integrations.db.events import record_event, unprocessed_events
 from integrations.db.models import EventRow
@@ -81,7 +82,7 @@ from integrations.jira.webhooks import (
     parse_webhook,
     verify_signature,
 )
-from integrations.slack.identity import IdentityResolver, JiraAccounts
+from integrations.slack.identity import IdentityResolver, JiraAccounts, RequesterSlackIds
 from integrations.slack.receiver import (
     FOLLOW_UP_WORKERS,
     MAX_REASON,
@@ -99,6 +100,8 @@ Clock = Callable[[], datetime]
 RECEIPT_KIND = "jira_webhook"
 # How long a click waits for Jira's user search (the ack is due within Slack's 3 seconds).
 JIRA_LOOKUP_TIMEOUT_SECONDS = 1.5
+# How long a Jira webhook waits for Slack to match its requester (Jira gives up after 10 s).
+SLACK_LOOKUP_TIMEOUT_SECONDS = 2.0
 
 __all__ = ["AdvanceTrigger", "JiraWebhookEndpoint", "create_app", "default_advance_trigger", "main"]
 
@@ -132,6 +135,7 @@ class JiraWebhookEndpoint:
         now: Clock,
         api_account_ids: frozenset[str] = frozenset(),
         follow_ups: FollowUps | None = None,
+        requester_ids: RequesterSlackIds | None = None,
     ) -> None:
         self.secret = secret
         self.rules = rules
@@ -143,6 +147,8 @@ class JiraWebhookEndpoint:
         self.api_account_ids = api_account_ids
         self.advance = advance
         self.now = now
+        # None: requesters keep the Slack id the ledger already has, none is looked up.
+        self.requester_ids = requester_ids
         self._field_ids: dict[str, str] | None = None
         self._field_lock = threading.Lock()
         # The trigger runs after the answer, yielding to the answers still owed.
@@ -205,12 +211,18 @@ class JiraWebhookEndpoint:
         ticket = ticket_from_issue(webhook.issue, self.rules, field_ids)
         if ticket.project not in self.projects:
             return Answer(200, f"ignored project {ticket.project[:20]}")
+        # Before the transaction: a Slack call never holds the ledger's write lock.
+        failure = None
+        if self.requester_ids is not None:
+            failure = look_up(self.requester_ids, ticket.reporter_email)
         now = self.now()
         with self.sessions() as session:
             outcome = record_ticket(session, ticket, self.context, now)
             row = find_request(session, ticket.key)
             assert row is not None  # record_ticket made sure it exists
             request_id = row.id
+            if failure is not None and ticket.reporter_email:
+                record_lookup_failure(session, request_id, ticket.reporter_email, failure, now)
             if not all(claim_receipt(session, request_id, i, now) for i in identifiers):
                 # A retry or replay of a delivery already recorded: undo this attempt entirely.
                 session.rollback()
@@ -445,6 +457,9 @@ def create_app(
         advance=advance,
         now=now,
         follow_ups=follow_ups,
+        requester_ids=RequesterSlackIds(
+            runtime.sessions, slack_lookups(settings, SLACK_LOOKUP_TIMEOUT_SECONDS), now
+        ),
     )
 
     async def healthz(request: Request) -> Response:

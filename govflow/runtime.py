@@ -16,6 +16,10 @@ from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.delivery import Deliverer
 from integrations.jira.gateway import JiraGateway
 from integrations.slack.gateway import SlackGateway
+from integrations.slack.identity import RequesterSlackIds
+
+# How long intake waits for Slack to match a requester's email before going on without it.
+REQUESTER_LOOKUP_TIMEOUT_SECONDS = 5.0
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -47,6 +51,24 @@ def slack_gateway(settings: Settings) -> SlackGateway:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     return SlackGateway(
         token, base_url=str(settings.slack_api_url), timeout=settings.http_timeout_seconds
+    )
+
+
+def slack_lookups(settings: Settings, timeout: float) -> SlackGateway:
+    """A Slack gateway for look-ups made on intake's way: no retries, at most `timeout` s.
+
+    A ticket must not wait behind a throttled or absent Slack (a 429's Retry-After alone can
+    be a minute): the look-up fails fast and the next intake pass asks again.
+    """
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    wait = min(timeout, settings.http_timeout_seconds)
+    return SlackGateway(
+        token,
+        base_url=str(settings.slack_api_url),
+        timeout=max(1, round(wait)),
+        rate_limit_retries=0,
+        server_error_retries=0,
+        connection_retries=0,
     )
 
 
@@ -100,6 +122,11 @@ class Runtime:
     def intake_context(self) -> IntakeContext:
         """What recording a ticket needs."""
         return IntakeContext(rules=self.rules, jira_browse_url=self.jira.browse_url)
+
+    def requester_ids(self) -> RequesterSlackIds:
+        """Requesters' Slack ids through the ledger, then a fail-fast `users.lookupByEmail`."""
+        lookups = slack_lookups(self.settings, REQUESTER_LOOKUP_TIMEOUT_SECONDS)
+        return RequesterSlackIds(self.sessions, lookups, utc_now)
 
     def deliverer(self) -> Deliverer:
         """A deliverer of outbox effects through this runtime's gateways."""

@@ -11,6 +11,7 @@ from domain.ticket import Ticket
 from govflow.intake import IntakeOutcome, record_ticket
 from govflow.polling import newest_update, poll_tickets
 from govflow.replies import awaiting_reply, record_replies
+from govflow.requesters import catch_up, look_up, record_lookup_failure
 from govflow.runtime import Runtime, utc_now
 from integrations.db.cursors import advance_cursor, read_cursor
 from integrations.db.requests import find_request
@@ -32,11 +33,41 @@ def poll_jira(runtime: Runtime, since: datetime | None) -> list[Ticket]:
     return poll_tickets(runtime.jira, runtime.rules, runtime.projects, since)
 
 
+@task(name="look-up-requesters", cache_policy=NO_CACHE)
+def look_up_requesters(runtime: Runtime, tickets: list[Ticket]) -> dict[str, str]:
+    """Match each requester's email to a Slack user; why it failed, by ticket key."""
+    ids = runtime.requester_ids()
+    failures: dict[str, str] = {}
+    first: str | None = None
+    for ticket in tickets:
+        if first is not None and ticket.reporter_email:
+            # Slack is down or throttling: no ticket waits out another time-out this pass.
+            failures[ticket.key] = f"not asked after an earlier failure: {first}"
+            continue
+        first = look_up(ids, ticket.reporter_email)
+        if first is not None:
+            failures[ticket.key] = first
+    return failures
+
+
 @task(name="record-ticket", cache_policy=NO_CACHE, task_run_name="record {ticket.key}")
-def record_ticket_task(runtime: Runtime, ticket: Ticket) -> IntakeOutcome:
-    """Record one ticket in its own transaction."""
+def record_ticket_task(
+    runtime: Runtime, ticket: Ticket, lookup_failure: str | None = None
+) -> IntakeOutcome:
+    """Record one ticket in its own transaction (with its failed requester look-up, if any)."""
+    now = utc_now()
     with runtime.sessions.begin() as session:
-        return record_ticket(session, ticket, runtime.intake_context(), utc_now())
+        outcome = record_ticket(session, ticket, runtime.intake_context(), now)
+        row = find_request(session, ticket.key)
+        if lookup_failure is not None and row is not None and ticket.reporter_email:
+            record_lookup_failure(session, row.id, ticket.reporter_email, lookup_failure, now)
+        return outcome
+
+
+@task(name="match-requesters", cache_policy=NO_CACHE)
+def match_requesters(runtime: Runtime) -> list[int]:
+    """Look again for requesters without a Slack id; the requests whose state must learn it."""
+    return catch_up(runtime.sessions, runtime.requester_ids(), utc_now)
 
 
 @task(name="advance-intake-cursor", cache_policy=NO_CACHE)

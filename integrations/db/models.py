@@ -142,6 +142,9 @@ class IdentityRow(Base):
     # asked), and when: what tells a clicker from a requester whose email Jira hides.
     jira_account_ids: Mapped[list[str] | None] = mapped_column(JSON)
     jira_looked_up_at: Mapped[datetime | None]
+    # When Slack's users.lookupByEmail last answered for the email (NULL: never asked); with
+    # no slack_user_id it is a cached "Slack has no such user".
+    slack_looked_up_at: Mapped[datetime | None]
 
 
 class SopRow(Base):

@@ -39,6 +39,7 @@ from domain.notices import (
     Notice,
     PublishConflict,
     Rejected,
+    RequesterMatched,
     SentBack,
     SignoffComplete,
     SignoffInvalidated,
@@ -134,7 +135,7 @@ def jira_comment(notice: Notice, rules: Rules, *, requester_account_id: str | No
                 "was published meanwhile and changes the same text as this request. The SOP "
                 "owner team is reconciling the two; nothing was overwritten."
             )
-        case StageChanged() | Claimed() | DecisionRecorded() | InfoReceived():
+        case StageChanged() | Claimed() | DecisionRecorded() | InfoReceived() | RequesterMatched():
             return None
 
 

@@ -15,6 +15,13 @@ only. `JiraAccounts` then tells whose Jira accounts a clicker's email holds, thr
 filed after it (the person may have opened a Jira account since; a stale "none" would let
 them approve their own request); a cached account list is reused.
 
+A Jira requester is matched to a Slack user by email (`RequesterSlackIds`, Slack's
+`users.lookupByEmail`), cached in the same row, "no such user" included, so a poll does not
+ask again for every ticket. A found id is kept for good (a Slack user keeps their id). A
+"no such user" is asked again once it is `NO_USER_REASK` old: someone can join Slack after
+filing, and a day bounds how long a newly added roster member still counts in the quorum
+of their own request, at one call a day per such requester.
+
 The Slack and Jira calls happen outside any ledger transaction: on SQLite a transaction holds
 the database's write lock, and no click should wait on another click's HTTP round trip.
 """
@@ -23,7 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -34,6 +41,8 @@ from integrations.db.models import IdentityRow
 from integrations.db.upsert import insert_ignore
 
 Clock = Callable[[], datetime]
+# How long Slack's "no such user" for an email is believed (see the module docstring).
+NO_USER_REASK = timedelta(days=1)
 
 
 class UserDirectory(Protocol):
@@ -76,6 +85,78 @@ class IdentityResolver:
         with self._lock:
             self._known[slack_id] = email
         return email
+
+
+class EmailDirectory(Protocol):
+    """The Slack call matching an email to a user (`SlackGateway` provides it)."""
+
+    def lookup_user_by_email(self, email: str) -> str | None:
+        """The Slack user id for an email, None when Slack has no such user; raises SlackError."""
+        ...
+
+
+class RequesterSlackIds:
+    """The Slack user id of an email, through the ledger, then `users.lookupByEmail`."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], directory: EmailDirectory, clock: Clock
+    ) -> None:
+        self._sessions = sessions
+        self._directory = directory
+        self._clock = clock
+
+    def slack_id(self, email: str) -> str | None:
+        """The Slack id of `email`, None when Slack has no such user; raises SlackError."""
+        folded = email.strip().casefold()
+        with self._sessions.begin() as session:
+            cached = cached_slack_answer(session, folded)
+        if cached is not None:
+            slack_id, answered_at = cached
+            if slack_id is not None or self._clock() - answered_at < NO_USER_REASK:
+                return slack_id
+        slack_id = self._directory.lookup_user_by_email(folded)
+        with self._sessions.begin() as session:
+            remember_slack_answer(session, email=folded, slack_id=slack_id, now=self._clock())
+        return slack_id
+
+
+def cached_slack_answer(session: Session, email: str) -> tuple[str | None, datetime] | None:
+    """The Slack id the ledger has for an email (None: no such user) and since when.
+
+    None when Slack was never asked for it. An id learned another way (a click resolved
+    with `users.info`) counts as an answer.
+    """
+    query = select(
+        IdentityRow.slack_user_id, IdentityRow.slack_looked_up_at, IdentityRow.looked_up_at
+    ).where(IdentityRow.email == email)
+    found = session.execute(query).first()
+    if found is None:
+        return None
+    slack_id, slack_looked_up_at, looked_up_at = found
+    if slack_id is not None:
+        return slack_id, slack_looked_up_at or looked_up_at
+    if slack_looked_up_at is None:
+        return None
+    return None, slack_looked_up_at
+
+
+def remember_slack_answer(
+    session: Session, *, email: str, slack_id: str | None, now: datetime
+) -> None:
+    """Record what `users.lookupByEmail` said for `email` (no such user is an answer too)."""
+    if slack_id is not None:
+        remember(session, email=email, slack_id=slack_id, now=now)
+    row = {
+        "email": email,
+        "slack_user_id": None,
+        "jira_account_id": None,
+        "looked_up_at": now,
+        "slack_looked_up_at": now,
+    }
+    if not insert_ignore(session, IdentityRow.__table__, row, ["email"]):  # type: ignore[arg-type]
+        session.execute(
+            update(IdentityRow).where(IdentityRow.email == email).values(slack_looked_up_at=now)
+        )
 
 
 class AccountDirectory(Protocol):

@@ -35,6 +35,7 @@ from domain.notices import (
     Notice,
     PublishConflict,
     Rejected,
+    RequesterMatched,
     SentBack,
     SignoffComplete,
     SignoffInvalidated,
@@ -76,7 +77,7 @@ MAX_DIFF_BLOCKS = 40
 def thread_reply(notice: Notice, rules: Rules) -> Reply | None:
     """The thread reply for `notice` as (fallback text, blocks), or None to say nothing."""
     match notice:
-        case StageChanged():
+        case StageChanged() | RequesterMatched():
             return None
         case Claimed():
             return _claimed(notice)
