@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,11 +81,12 @@ def issue_fields(summary: str, **changes: Any) -> dict[str, Any]:
     return {**fields, **changes}
 
 
-def advance_all(stack: Stack) -> None:
-    """Apply every recorded event, as the `advance` runs would."""
+def advance_all(stack: Stack, ids: Sequence[int] | None = None) -> None:
+    """Apply every recorded event (of the requests `ids`), as the `advance` runs would."""
     context = EffectContext(rules=stack.rules, jira_browse_url="https://jira.example.com")
-    with stack.sessions.begin() as session:
-        ids = list(session.scalars(select(RequestRow.id)))
+    if ids is None:
+        with stack.sessions.begin() as session:
+            ids = list(session.scalars(select(RequestRow.id)))
     for request_id in ids:
         with stack.sessions.begin() as session:
             advance_request(session, request_id, context, datetime.now(UTC))
