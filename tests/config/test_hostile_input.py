@@ -80,7 +80,13 @@ def paths(draw: st.DrawFn, data: Any) -> list[Any]:
     return path
 
 
-fuzz = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so CI is not flaky and failures reproduce.
+fuzz = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 class TestHostileInput:
