@@ -63,7 +63,7 @@ from tests.receiver.support import (
 from tests.support.hostile import adf_docs, hostile_text, json_junk
 
 HOSTILE = settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     derandomize=True,
     suppress_health_check=[
@@ -224,7 +224,7 @@ def nested_text(depth: int) -> str:
     return "[" * depth + '"x"' + "]" * depth
 
 
-DEPTHS = [50, 500, 900, 990, 5_000, 100_000]
+DEPTHS = [500, 990, 100_000]
 
 
 def _set(path: tuple[str | int, ...]) -> Any:
