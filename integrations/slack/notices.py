@@ -77,8 +77,13 @@ MAX_DIFF_BLOCKS = 40
 def thread_reply(notice: Notice, rules: Rules) -> Reply | None:
     """The thread reply for `notice` as (fallback text, blocks), or None to say nothing."""
     match notice:
-        case StageChanged() | RequesterMatched():
+        case StageChanged():
             return None
+        case RequesterMatched():
+            return _say(
+                f"🔎 The requester is <@{notice.slack_id}> on Slack: they do not decide on "
+                "their own request, and their team's quorum now counts without them"
+            )
         case Claimed():
             return _claimed(notice)
         case AssessmentRecorded():

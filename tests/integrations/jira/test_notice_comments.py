@@ -19,6 +19,7 @@ from domain.notices import (
     InfoRequested,
     Notice,
     Rejected,
+    RequesterMatched,
     SignoffComplete,
     SignoffOpened,
     StageChanged,
@@ -31,7 +32,8 @@ from tests.integrations.slack.test_notice_texts import NOTICES
 
 RULES = make_rules()
 ACCOUNT = "712020:5b10ac8d-82e0-5b22"
-SILENT = (StageChanged, Claimed, DecisionRecorded, InfoReceived)
+# A requester matched to Slack matters to approvers, not a milestone for the requester.
+SILENT = (StageChanged, Claimed, DecisionRecorded, InfoReceived, RequesterMatched)
 
 
 def comment(notice: Notice, account: str | None = ACCOUNT) -> str | None:

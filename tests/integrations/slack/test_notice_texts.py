@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from domain.assessment import Recommendation
+from domain.lifecycle import GOVFLOW, RequesterIdentified
 from domain.notices import (
     AssessmentRecorded,
     Cancelled,
@@ -43,6 +44,7 @@ from tests.domain.test_lifecycle_sop import CHANGE, SOP, V1, signed_off, version
 from tests.integrations.slack.test_cards import all_text, slack_problems, storable
 
 RULES = make_rules()
+TOMAS_EMAIL = "tomas.herrera@example.com"
 
 
 def every_kind_of_notice() -> list[Notice]:
@@ -69,7 +71,21 @@ def every_kind_of_notice() -> list[Notice]:
         notices += finished.decide(who, team)
     notices += finished.decide(HANNAH, "product")
     notices += sop_step_notices()
+    notices += requester_identified_notices()
     return notices
+
+
+def requester_identified_notices() -> list[Notice]:
+    """The requester's Slack id learned after routing (Slack did not answer at intake)."""
+    flow = Flow.start(requester=Person(jira_account_id="acc-tomas", email=TOMAS_EMAIL))
+    event = RequesterIdentified(
+        event_id="identified",
+        actor=GOVFLOW,
+        at=flow.now,
+        email=TOMAS_EMAIL,
+        slack_id="U0QA00002",
+    )
+    return list(flow.send(event))
 
 
 def sop_step_notices() -> list[Notice]:
