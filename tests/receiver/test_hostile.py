@@ -18,8 +18,9 @@ Where each point of item 3 is covered (receiver tests run the real app over HTTP
   checks the status, the answer (`sane`) and the audit trail.
 - What the fuzzing found, pinned: TestFoundByFuzzing here and in test_mapping_fuzz.py.
 
-Security (item 4): forged and stale signatures in test_slack_receiver.py::TestSignature and
-test_jira_webhooks.py::TestSignature; replays in test_replay.py; clicks and modal
+Security (item 4): forged and stale signatures in test_slack_receiver.py::TestSignature,
+test_jira_webhooks.py::TestSignature and, fuzzed, TestForgedSignatures here; replays in
+test_replay.py; clicks and modal
 submissions by people not entitled in test_unentitled_stateful.py; SQL through bound
 parameters in tests/test_sql_bound_parameters.py.
 """
@@ -506,3 +507,40 @@ class TestFoundByFuzzing:
 
         [event] = events(stack, "decide")
         assert event.payload["reason"] == "Grades are unverifiable"
+
+
+class TestForgedSignatures:
+    """Any signature header that is not the right one: 401, signature_refused, nothing else."""
+
+    @HOSTILE
+    @given(
+        signature_header=st.text(max_size=120)
+        | st.from_regex(r"v0=[0-9a-f]{64}", fullmatch=True)
+        | st.from_regex(r"sha256=[0-9a-fA-F]{64}", fullmatch=True),
+        timestamp=st.text(max_size=20) | st.integers(-(2**40), 2**40).map(str),
+        route=st.sampled_from(["/slack/events", "/jira/webhook"]),
+    )
+    def test_forged_headers(
+        self, stack: Stack, signature_header: str, timestamp: str, route: str
+    ) -> None:
+        """Random signatures and timestamps on a real click or webhook body are refused."""
+        body = (
+            urlencode({"command": "/govflow", "text": "help", "user_id": HANNAH.id}).encode()
+            if route == "/slack/events"
+            else issue_webhook(f"MODREQ-{next(_keys)}", {})
+        )
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Signature": signature_header,
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Hub-Signature": signature_header,
+        }
+        headers = {k: v for k, v in headers.items() if v.isascii() and v.isprintable()}
+        refused = audit_count(stack, "signature_refused")
+
+        answer = httpx.post(f"{stack.url}{route}", content=body, headers=headers, timeout=30)
+
+        sane(answer.status_code, answer.text)
+        assert answer.status_code == 401, answer.text
+        assert audit_count(stack, "signature_refused") == refused + 1
+        assert events(stack) == []
