@@ -138,6 +138,8 @@ STATE_LABELS = {
 _CALENDAR_CACHE: dict[tuple[str, str], tuple[BusinessCalendar, str]] = {}
 _CALENDAR_CACHE_SIZE = 64
 _HOLIDAYS_VERSION = version("holidays")
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 # ---- calendars and policies --------------------------------------------------------------
@@ -1002,14 +1004,21 @@ def _when(t: datetime | None, calendar: BusinessCalendar | None) -> str:
     if t is None:
         return "not known while paused"
     if calendar is None:
-        return f"{t:%a} {t.day} {t:%b %H:%M} UTC"
+        return _wall_text(t, "UTC")
     local = calendar.local(t)
-    return f"{local:%a} {local.day} {local:%b %H:%M} {_zone_name(local)}"
+    return _wall_text(local, _zone_name(local))
+
+
+def _wall_text(local: datetime, zone: str) -> str:
+    # Day and month names as strftime's %a and %b give them in the C locale, without its
+    # cost: a sweep words a thousand of these.
+    day, month = _DAY_NAMES[local.weekday()], _MONTH_NAMES[local.month - 1]
+    return f"{day} {local.day} {month} {local.hour:02d}:{local.minute:02d} {zone}"
 
 
 def _zone_name(local: datetime) -> str:
     """The zone's abbreviation, or UTC+8 where tzdata has only a number ("+08")."""
-    name = local.strftime("%Z")
+    name = local.tzname() or ""
     if name[:1] not in "+-":
         return name
     offset = local.utcoffset()

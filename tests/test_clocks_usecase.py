@@ -36,6 +36,7 @@ from config.rules import (
     Team,
 )
 from domain.assessment import Assessment, Recommendation, Risk
+from domain.calendar import BusinessCalendar
 from domain.lifecycle import (
     AskRequester,
     Cancel,
@@ -56,6 +57,7 @@ from domain.stages import Stage
 from govflow.clocks import (
     CalendarBook,
     WatchdogReport,
+    _when,
     _zone_data,
     clock_lines,
     derived_columns,
@@ -753,6 +755,28 @@ class TestReport:
 
         assert total.keys == ["MODREQ-1", "MODREQ-2", "MODREQ-3", "MODREQ-4"]
         assert (total.selected, total.fired) == (3, 4)
+
+
+class TestWording:
+    @pytest.mark.parametrize(
+        "zone",
+        ["Asia/Kuala_Lumpur", "Europe/Dublin", "Asia/Kathmandu", "America/St_Johns", "UTC"],
+    )
+    def test_due_times_read_as_strftime_would_write_them(self, zone: str) -> None:
+        """Day, date, month, time and zone name, on both sides of a DST change, every month."""
+        calendar = BusinessCalendar(timezone=zone)
+        for n in range(0, 366 * 24, 37):
+            t = datetime(2026, 1, 1, 0, 7, tzinfo=UTC) + timedelta(hours=n)
+            local = t.astimezone(ZoneInfo(zone))
+            name = local.strftime("%Z")
+            if name[:1] in "+-":
+                minutes = int(local.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+                hours, rest = divmod(abs(minutes), 60)
+                sign = "+" if minutes >= 0 else "-"
+                name = f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+            expected = f"{local:%a} {local.day} {local:%b %H:%M} {name}"
+            assert _when(t, calendar) == expected
+        assert _when(T0, None) == "Tue 1 Dec 02:00 UTC"
 
 
 class TestClockLines:
