@@ -17,10 +17,11 @@ from flows.intake import intake
 from govflow.requesters import LOOKUP_FAILED
 from integrations.db.engine import make_sessionmaker
 from integrations.db.models import AuditRow, EventRow, RequestRow
-from sandbox.faults import Fault, FaultKind
+from sandbox.faults import Fault
 from sandbox.jira import seed
 from sandbox.jira_server import JiraSandbox
 from sandbox.slack.sandbox import SlackSandbox
+from tests.support.stand_ins import SLACK_FAILING
 
 pytestmark = pytest.mark.prefect
 
@@ -129,14 +130,7 @@ class TestRequesterMatchedAtIntake:
 
 
 class TestSlackDownAtIntake:
-    @pytest.mark.parametrize(
-        "fault",
-        [
-            Fault(FaultKind.SERVER_ERROR, status=503),
-            Fault(FaultKind.RATE_LIMIT, status=429, retry_after=30),
-        ],
-        ids=["503", "429"],
-    )
+    @pytest.mark.parametrize("fault", SLACK_FAILING)
     def test_taken_in_anyway_then_left_out_once_slack_answers(
         self,
         pipeline_env: dict[str, str],

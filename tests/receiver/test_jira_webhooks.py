@@ -6,16 +6,25 @@ import json
 import re
 
 import httpx
+import pytest
 from sqlalchemy import select
 
-from domain.lifecycle import AskRequester, Claim
+from domain.entitlement import eligible_roster
+from domain.lifecycle import AskRequester, Claim, RequestState
+from domain.stages import Stage
+from govflow.requesters import LOOKUP_FAILED
 from integrations.db.models import RequestRow
+from integrations.slack.identity import cached_slack_answer
+from sandbox.faults import Fault
 from sandbox.jira import seed
 from sandbox.jira.state import API_USER_EMAIL
-from sandbox.jira.webhooks import signature
+from sandbox.jira.webhooks import Attempt, signature
+from sandbox.slack.state import RecordedCall
 from tests.receiver.support import (
     FATIMA,
+    PRIYA,
     REQUESTER,
+    TOMAS,
     WEBHOOK_SECRET,
     Stack,
     audits,
@@ -25,9 +34,12 @@ from tests.receiver.support import (
     now,
     person,
 )
+from tests.support.stand_ins import SLACK_FAILING
 
 # Seeded as Aisyah's (REQUESTER's) ticket.
 AISYAH_ISSUE = "MODREQ-1"
+# QA in Jira's seed, nobody in the Slack workspace.
+CHLOE = "chloe.tan@example.com"
 
 
 def complete_fields(summary: str) -> dict[str, object]:
@@ -48,6 +60,29 @@ def complete_fields(summary: str) -> dict[str, object]:
 def post(stack: Stack, body: bytes, headers: dict[str, str]) -> httpx.Response:
     """POST a body to the receiver's webhook route as it stands."""
     return httpx.post(f"{stack.url}/jira/webhook", content=body, headers=headers, timeout=10)
+
+
+def attempts(stack: Stack, key: str, event: str) -> list[Attempt]:
+    """Every attempt of the stand-in to deliver `event` of issue `key` to the receiver."""
+    [delivery] = [
+        d
+        for d in stack.jira.webhook_deliveries()
+        if d.event == event and d.payload["issue"]["key"] == key
+    ]
+    return delivery.attempts
+
+
+def lookups(stack: Stack, email: str) -> list[RecordedCall]:
+    """govflow's users.lookupByEmail calls about `email`, as the Slack stand-in logged them."""
+    return [c for c in stack.slack.calls("users.lookupByEmail") if c.args.get("email") == email]
+
+
+def request_state(stack: Stack, key: str) -> tuple[int, RequestState]:
+    """The request recorded for ticket `key` and its state."""
+    with stack.sessions.begin() as session:
+        row = session.scalars(select(RequestRow).where(RequestRow.jira_key == key)).one()
+        assert row.state is not None
+        return row.id, RequestState.model_validate(row.state)
 
 
 def waiting_request(stack: Stack, key: str) -> int:
@@ -190,3 +225,94 @@ class TestComments:
         stack.jira.flush_webhooks()
 
         assert events(stack, "requester_replied") == []
+
+
+@pytest.fixture
+def priya_in_jira(stack: Stack) -> str:
+    """Priya, QA's lead in Slack, as a Jira user (the seeds share nobody between the two)."""
+    return stack.jira.add_user(PRIYA.email or "", "Priya Raman", time_zone="Asia/Kolkata")
+
+
+class TestRequesterLookedUp:
+    """A created issue's requester is matched to a Slack user before the ticket is routed.
+
+    The listing review-standard route asks QA for n_of: 2 of a roster of two, Priya and
+    Tomas: once Priya is known as U0QA00001, her own request can never pass QA.
+    """
+
+    def test_a_qa_member_filing_is_left_out_of_qa_from_routing(
+        self, stack: Stack, priya_in_jira: str
+    ) -> None:
+        """Never seen by govflow: one users.lookupByEmail, her Slack id, QA announced short."""
+        email = PRIYA.email or ""
+        with stack.sessions.begin() as session:
+            assert cached_slack_answer(session, email) is None
+
+        key = stack.jira.file_issue(reporter=email, fields=complete_fields("Graded phones"))
+        stack.jira.flush_webhooks()
+
+        assert [a.status for a in attempts(stack, key, "jira:issue_created")] == [200]
+        request_id, state = request_state(stack, key)
+        assert state.stage is Stage.EXPERT_REVIEW
+        assert state.requester.email == email
+        assert state.requester.slack_id == PRIYA.id
+        assert eligible_roster(stack.rules, "qa", state.requester) == [TOMAS.id]
+        [record] = audits(stack, "quorum_unreachable")
+        assert record.request_id == request_id
+        assert detail(record)["team"] == "qa"
+        assert (detail(record)["needed"], detail(record)["eligible"]) == (2, 1)
+        [call] = lookups(stack, email)
+        assert call.http_status == 200
+        assert len(stack.slack.calls("users.lookupByEmail")) == 1
+        assert audits(stack, LOOKUP_FAILED) == []
+
+    @pytest.mark.parametrize("email", [PRIYA.email, CHLOE], ids=["in-slack", "not-in-slack"])
+    def test_an_update_of_the_same_ticket_asks_slack_no_more(
+        self, stack: Stack, priya_in_jira: str, email: str
+    ) -> None:
+        """A found id and a 'no such user' alike: issue_updated reuses the first answer."""
+        key = stack.jira.file_issue(reporter=email, fields=complete_fields("Graded phones"))
+        stack.jira.flush_webhooks()
+        stack.jira.edit_fields(key, {"Summary": "Graded refurbished phones"}, by=email)
+        stack.jira.flush_webhooks()
+
+        assert [a.status for a in attempts(stack, key, "jira:issue_updated")] == [200]
+        received = [detail(r)["event"] for r in audits(stack, "webhook_received")]
+        assert received == ["jira:issue_created", "jira:issue_updated"]
+        assert len(lookups(stack, email)) == 1
+        _, state = request_state(stack, key)
+        assert state.requester.slack_id == (PRIYA.id if email == PRIYA.email else None)
+
+    @pytest.mark.parametrize("fault", SLACK_FAILING)
+    def test_slack_failing_still_takes_the_ticket_in(
+        self, stack: Stack, priya_in_jira: str, fault: Fault
+    ) -> None:
+        """200 to Jira, routed without her id, audited; Slack's failure is not 'no such user'."""
+        email = PRIYA.email or ""
+        stack.slack.add_fault("users.lookupByEmail", fault)
+
+        key = stack.jira.file_issue(reporter=email, fields=complete_fields("Graded phones"))
+        stack.jira.flush_webhooks()
+
+        assert [a.status for a in attempts(stack, key, "jira:issue_created")] == [200]
+        request_id, state = request_state(stack, key)
+        assert state.stage is Stage.EXPERT_REVIEW
+        assert state.requester.slack_id is None
+        [failure] = audits(stack, LOOKUP_FAILED)
+        assert failure.request_id == request_id
+        assert failure.detail == {"email": email}
+        assert audits(stack, "quorum_unreachable") == []
+        [call] = lookups(stack, email)  # fail-fast: the webhook does not wait out a retry
+        assert call.http_status == fault.status
+        with stack.sessions.begin() as session:
+            assert cached_slack_answer(session, email) is None
+
+        # Slack answers again: the next webhook asks anew, as nothing was cached.
+        stack.jira.edit_fields(key, {"Summary": "Graded refurbished phones"}, by=email)
+        stack.jira.flush_webhooks()
+
+        assert [c.http_status for c in lookups(stack, email)] == [fault.status, 200]
+        with stack.sessions.begin() as session:
+            answer = cached_slack_answer(session, email)
+        assert answer is not None and answer[0] == PRIYA.id
+        assert len(audits(stack, LOOKUP_FAILED)) == 1

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
+from sandbox.faults import Fault, FaultKind
 from sandbox.jira_server import JiraSandbox
 from sandbox.slack.sandbox import SlackSandbox
+
+# Slack failing a call, for `pytest.mark.parametrize("fault", SLACK_FAILING)`: down (503), and
+# throttling with a Retry-After longer than any intake should wait (429).
+SLACK_FAILING = [
+    pytest.param(Fault(FaultKind.SERVER_ERROR, status=503), id="503"),
+    pytest.param(Fault(FaultKind.RATE_LIMIT, status=429, retry_after=30), id="429"),
+]
 
 
 def govflow_environment(
