@@ -46,7 +46,7 @@ def intake() -> dict[str, Any]:
     for request_id in dict.fromkeys([*replied, *matched]):
         apply_events(runtime, request_id)
     delivery = deliver_effects(runtime)
-    changed = sorted(key for key, o in outcomes.items() if o is not IntakeOutcome.UNCHANGED)
+    changed = sorted(key for key, o in outcomes.items() if o.changed)
     add_run_tags(changed)
     publish_board(runtime)
     return {

@@ -35,6 +35,12 @@ class IntakeOutcome(StrEnum):
     INCOMPLETE = "incomplete"
     UNCHANGED = "unchanged"
     EDITED = "edited"
+    STALE = "stale"
+
+    @property
+    def changed(self) -> bool:
+        """Whether recording the ticket changed its request."""
+        return self not in (IntakeOutcome.UNCHANGED, IntakeOutcome.STALE)
 
 
 # Intake needs exactly what queueing effects needs: the rules and where the Jira UI lives.
@@ -55,6 +61,18 @@ def record_ticket(
         now=now,
     )
     row = lock_request(session, ticket.key)
+    if not created and ticket.updated < row.jira_updated:
+        # Webhooks arrive in any order, and a poll can read a version older than one a
+        # webhook already brought: an older version of the ticket must not undo a newer one.
+        record_audit(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="stale_ticket_ignored",
+            request_id=row.id,
+            detail={"updated": ticket.updated.isoformat(), "known": row.jira_updated.isoformat()},
+        )
+        return IntakeOutcome.STALE
     fingerprint = ticket.fingerprint()
     if ticket.updated > row.jira_updated:
         row.jira_updated = ticket.updated

@@ -61,7 +61,7 @@ from domain.lifecycle import RequesterReplied, RequestState
 from domain.people import Person
 from domain.stages import Stage
 from govflow.delegation_sources import known_delegations
-from govflow.intake import IntakeContext, IntakeOutcome, record_ticket
+from govflow.intake import IntakeContext, record_ticket
 from govflow.requesters import look_up, record_lookup_failure
 from govflow.runtime import Runtime, slack_lookups, utc_now
 from integrations.db.audit import record_audit
@@ -241,8 +241,7 @@ class JiraWebhookEndpoint:
                 },
             )
             session.commit()
-        changed = outcome is not IntakeOutcome.UNCHANGED
-        return Answer(200, "intake" if changed else "unchanged", request_id)
+        return Answer(200, "intake" if outcome.changed else "unchanged", request_id)
 
     def _comment(self, webhook: CommentCreated) -> Answer:
         """A Jira comment: `RequesterReplied` if its request may be waiting for one."""
