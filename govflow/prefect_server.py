@@ -10,6 +10,8 @@ from pathlib import Path
 from govflow.waiting import wait_for_http
 from sandbox.server import bind_loopback
 
+LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -48,6 +50,11 @@ def start_prefect_server(
     env["PREFECT_UI_ENABLED"] = "true" if ui else "false"
     env["PREFECT_SERVER_API_HOST"] = "127.0.0.1"
     env["PREFECT_SERVER_API_PORT"] = str(port)
+    # Deployment concurrency slots (intake and sla-watchdog run one at a time) are held by
+    # leases. Kept in memory, a server restart forgets every lease while the slots stay
+    # taken, so both deployments cancel every new run for good; on disk under PREFECT_HOME a
+    # lease survives the restart and expires if its run died with its runner.
+    env["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] = LEASE_STORAGE
     log = open(log_path or home / "server.log", "ab")  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,11 +36,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir=args.workdir,
         keep=args.keep,
     )
+    # SIGTERM unwinds like Ctrl-C, so the soak still stops the children it started.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     result = run(config, say=lambda text: print(text, file=sys.stderr, flush=True))
     print(result.table())
     if args.json:
         write_json(result, args.json)
     return 0 if result.ok else 1
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -170,9 +170,11 @@ class Walk:
                 except KeyError:
                     break  # the form closed (its submission went through): look again
                 self.office.journal.add(self.key, "assessment", expert, answer)
+                if answer.status == 200 and answer.body:
+                    # Refused, e.g. "moved on since this form was opened" when an earlier
+                    # submission whose answer was lost went through: look at the card again.
+                    break
                 if answer.status == 200:
-                    if answer.body:
-                        raise Stuck(f"{self.key}: assessment refused: {answer.body}")
                     self._eventually(
                         lambda: self._row().stage == Stage.SIGN_OFF, "sign-off after assessment"
                     )
