@@ -359,7 +359,8 @@ class Soak:
         )
         chaos.start()
         done = 0
-        with ThreadPoolExecutor(self.config.people, thread_name_prefix="person") as people:
+        people = ThreadPoolExecutor(self.config.people, thread_name_prefix="person")
+        try:
             walks = {
                 people.submit(Walk(office, key, sop_of(n)).run): key
                 for n, key in enumerate(keys, start=1)
@@ -376,8 +377,11 @@ class Soak:
                 done += 1
                 if done % 10 == 0 or done == len(keys):
                     self.say(f"soak: {done}/{len(keys)} walked, {self._elapsed():.0f} s")
-        office.stop.set()
-        chaos.join()
+        finally:
+            # Interrupted or not, people stop waiting and the chaos stops killing.
+            office.stop.set()
+            people.shutdown(wait=True, cancel_futures=True)
+            chaos.join()
 
     def _chaos(self, office: Office, requests: int) -> None:
         """Kill pieces at random points of the run, keep them restarted, note self-exits."""
