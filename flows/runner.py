@@ -5,9 +5,21 @@ from __future__ import annotations
 import threading
 from typing import cast
 
-from prefect import serve
-from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect import get_client, serve
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import (
+    ConcurrencyLimitConfig,
+    ConcurrencyLimitStrategy,
+    StateType,
+)
 from prefect.deployments.runner import RunnerDeployment
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Crashed
 from prefect.task_worker import serve as serve_tasks
 
 from config.settings import Settings, load_settings
@@ -48,9 +60,43 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
     ]
 
 
+def crash_interrupted_runs(names: list[str]) -> int:
+    """Mark CRASHED the runs of these deployments left running or pending; returns how many.
+
+    A runner killed mid-run (kill -9, OOM) leaves its run RUNNING, holding the deployment's
+    one concurrency slot until Prefect's 300 s lease runs out, and meanwhile every new intake
+    or watchdog run is cancelled. Called when a runner starts: Prefect 3.9 does not record
+    which runner runs a flow run, so with several runners this may also crash one that another
+    machine is still running, whose work then overlaps at most one new run (both flows are
+    safe to run twice).
+    """
+    crashed = 0
+    active = FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                deployment = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue  # never served before: nothing can be left over
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]),
+                    state=FlowRunFilterState(type=active),
+                )
+            )
+            for run in runs:
+                client.set_flow_run_state(
+                    run.id, Crashed(message="its runner stopped; a new runner started")
+                )
+                crashed += 1
+    return crashed
+
+
 def main() -> None:
     """Serve every deployment, and the background tasks receivers submit, until interrupted."""
     settings = load_settings()
+    served = deployments(settings)
+    crash_interrupted_runs([f"{d.flow_name}/{d.name}" for d in served])
     # The task worker runs `advance` in this already-warm process; see DESIGN decision 2.
     worker = threading.Thread(
         target=serve_tasks,
@@ -60,7 +106,7 @@ def main() -> None:
         daemon=True,
     )
     worker.start()
-    serve(*deployments(settings), print_starting_message=False)
+    serve(*served, print_starting_message=False)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.rules import Rules
 from domain.signoff import required_approvals
 from domain.stages import Stage
-from integrations.db.models import EventRow, OutboxRow, RequestRow
+from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
 from integrations.db.outbox import PENDING
 from integrations.slack.interactions import ActionId
 from sandbox.slack.interactivity import Delivery
@@ -111,7 +111,30 @@ class Walk:
         self.sop_id = sop_id
 
     def run(self) -> None:
-        """Walk the request to DONE; raises Stuck if a step never comes."""
+        """Walk the request to DONE; raises Stuck, with its story, if a step never comes."""
+        try:
+            self._walk()
+        except Stuck as exc:
+            raise Stuck(f"{exc}\n{self.story()}") from exc
+
+    def story(self) -> str:
+        """The request's stage, events and latest audit records, to explain a stuck walk."""
+        with self.office.sessions.begin() as session:
+            row = session.scalar(select(RequestRow).where(RequestRow.jira_key == self.key))
+            if row is None:
+                return f"    {self.key}: not in the ledger"
+            lines = [f"    stage {row.stage}, assignee {row.assignee}"]
+            for event in session.scalars(select(EventRow).where(EventRow.request_id == row.id)):
+                lines.append(
+                    f"    event {event.kind} by {event.actor}: applied {event.processed_at}"
+                )
+            audit = session.scalars(
+                select(AuditRow).where(AuditRow.request_id == row.id).order_by(AuditRow.id.desc())
+            ).all()[:12]
+            lines += [f"    audit {a.action} by {a.actor}: {a.reason[:160]}" for a in audit]
+        return "\n".join(lines)
+
+    def _walk(self) -> None:
         row = self._eventually(lambda: self._routed(), "routed with an assignment card")
         assert row.expert_team is not None
         expert = self.people(row.expert_team)[0]

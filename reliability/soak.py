@@ -137,9 +137,13 @@ class SoakResult:
         rows += [(c.name, str(c.value), "PASS" if c.ok else "FAIL") for c in self.checks]
         width = max(len(r[0]) for r in rows)
         lines = [f"{name:<{width}}  {value}  {verdict}".rstrip() for name, value, verdict in rows]
+        lines += [
+            f"  kill -9 {k.piece} at {k.at_s:.0f} s (after {k.after_acks} acks), down {k.down_s} s"
+            for k in self.kills
+        ]
         for check in self.checks:
             lines += [f"  {check.name}: {line}" for line in check.detail[:20]]
-        lines += [f"  stuck: {s}" for s in self.stuck[:20]]
+        lines += [f"  stuck: {s}" for s in self.stuck[:10]]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
