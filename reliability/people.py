@@ -9,6 +9,7 @@ decision was lost.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -206,8 +207,16 @@ class Walk:
         raise Stuck(f"{self.key}: no assessment within {STEP_S:.0f} s")
 
     def _views_since(self, user: str, opened: int) -> list[View]:
-        """The modals opened for `user` after the first `opened` ones."""
-        return self.office.slack.views(user=user)[opened:]
+        """The modals about this request opened for `user` after the first `opened` ones.
+
+        One expert assesses several requests at once (one thread each), so a new modal may be
+        another request's: each carries its Jira key in its private metadata.
+        """
+        return [
+            view
+            for view in self.office.slack.views(user=user)[opened:]
+            if _modal_key(view) == self.key
+        ]
 
     def _act(self, suffix: str, action: ActionId, user: str, done: Callable[[], bool]) -> None:
         """Click until acknowledged, then wait for `done`; look again before any repeat."""
@@ -314,3 +323,12 @@ def settled(session: Session, jira_key: str, now: datetime) -> bool:
         )
     )
     return not waiting and not due
+
+
+def _modal_key(view: View) -> str | None:
+    """The Jira key a govflow modal is about (`modal_metadata`'s "k")."""
+    try:
+        metadata = json.loads(view.payload.get("private_metadata") or "{}")
+    except ValueError:
+        return None
+    return metadata.get("k") if isinstance(metadata, dict) else None
