@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import uvicorn
 from sqlalchemy import update
@@ -93,6 +94,9 @@ from integrations.slack.receiver import (
     log_failure,
     socket_mode_handler,
 )
+
+if TYPE_CHECKING:
+    from flows.advance_relay import AdvanceRelay
 
 log = logging.getLogger(__name__)
 
@@ -477,13 +481,13 @@ def create_app(
     return app
 
 
-def default_advance_trigger() -> AdvanceTrigger:
-    """`flows.advance.trigger_advance`: submits the `advance` background task to Prefect."""
+def default_advance_trigger() -> AdvanceRelay:
+    """`flows.advance_relay.AdvanceRelay`: submits `advance` from a lower-priority child."""
     # Imported when the receiver starts, not with this module: it pulls in Prefect and the
     # whole effect machinery, which the app factory and its tests do not need.
-    from flows.advance import trigger_advance
+    from flows.advance_relay import AdvanceRelay
 
-    return trigger_advance
+    return AdvanceRelay()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -498,7 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    app = create_app(runtime, advance=default_advance_trigger())
+    relay = default_advance_trigger()
+    app = create_app(runtime, advance=relay)
     settings = runtime.settings
     port = args.port or settings.receiver_port
     handler = None
@@ -515,6 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if handler is not None:
             handler.close()
+        relay.close()
     return 0
 
 

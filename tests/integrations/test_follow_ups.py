@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from integrations.follow_ups import FollowUps
+from integrations.follow_ups import QUIET_PERIOD_S, FollowUps
 
 
 def test_a_job_runs_at_once_when_nothing_is_being_answered() -> None:
@@ -57,3 +57,16 @@ def test_join_waits_for_every_job_submitted() -> None:
         assert not follow_ups.join(timeout=0.1)
         release.set()
         assert follow_ups.join(timeout=5)
+
+
+def test_a_job_waits_for_a_quiet_moment_after_the_last_answer() -> None:
+    """Requests of a burst come with gaps between them: a gap is not yet quiet."""
+    now = [0.0]
+    started = threading.Event()
+    with FollowUps(workers=1, max_wait=3600, monotonic=lambda: now[0]) as follow_ups:
+        with follow_ups.answering():
+            pass
+        follow_ups.submit(started.set)
+        assert not started.wait(0.3)
+        now[0] = QUIET_PERIOD_S + 0.001
+        assert started.wait(5)
