@@ -7,23 +7,23 @@
 One run starts a fresh Prefect server (SQLite in a temporary PREFECT_HOME) and, on it:
 
 1. govflow's real path, per runner poll (PREFECT_RUNNER_POLL_FREQUENCY): the Jira and Slack
-   stand-ins and the receiver (`govflow.receiver.create_app` on a ThreadedServer, its
-   trigger `flows.advance.trigger_advance`) in this process over a migrated SQLite ledger
-   with the SOPs imported (`govflow.startup.prepare_ledger`); `python -m flows.runner` as a
-   separate process with the environment `govflow serve` gives it (the GOVFLOW_* of the
-   stand-ins and ledger, this server's PREFECT_API_URL, the same PREFECT_HOME), whose task
-   worker runs `advance`. N requests are filed in Jira and taken in by `intake`; then, one
-   request at a time, people claim, assess, approve and publish by Slack clicks and modal
-   submissions. Three gates per request are timed, each after a random 0..poll s pause:
+   stand-ins and the receiver (`govflow.receiver.create_app` on a ThreadedServer, with the
+   production trigger, `flows.advance_relay.AdvanceRelay`) in this process over a migrated
+   SQLite ledger with the SOPs imported (`govflow.startup.prepare_ledger`); `python -m
+   flows.runner` as a separate process with the environment `govflow serve` gives it (the
+   GOVFLOW_* of the stand-ins and ledger, this server's PREFECT_API_URL, the same PREFECT_HOME),
+   whose task worker runs `advance`. N requests are filed in Jira and taken in by `intake`;
+   then, one request at a time, people claim, assess, approve and publish by Slack clicks and
+   modal submissions. Three gates per request are timed, each after a random 0..poll s pause:
    (a) assessment submitted -> first approval card posted, (b) the approval that completes
-   sign-off -> SOP owner card posted, (c) Publish -> announcement posted. A gate's time runs
-   from just before the click's HTTP request to the Slack stand-in's own timestamp of the
-   message (its `ts`, taken when it stored the message): no polling in the figure.
+   sign-off -> SOP owner card posted, (c) Publish -> announcement posted. A gate's time runs from
+   just before the click's HTTP request to the Slack stand-in's own timestamp of the message
+   (its `ts`, taken when it stored the message): no polling in the figure.
 2. The fixed baseline, `../shared/bench/prefect_hitl_baseline.py --n N --poll P --json ...`,
    with PREFECT_API_URL set to the same server, after govflow's runner has stopped; its
    JSON gives p50/p95 of click -> next stage message over the same three gates.
 3. Receiver acknowledgement under bursts of 20 concurrent signed clicks (bench.ack) against
-   the production receiver, `python -m govflow.receiver`, whose trigger submits `advance` to
+   the production receiver, `python -m govflow.receiver`, whose relay submits `advance` to
    this server (no task worker runs then, so the submissions only queue), on a SQLite
    ledger and, when reachable, a PostgreSQL one.
 
@@ -211,11 +211,13 @@ class Bench:
         prepare_ledger(settings, self.rules, engine, datetime.now(UTC))
         self.sessions = make_sessionmaker(engine)
 
-        from flows.advance import trigger_advance
+        from flows.advance_relay import AdvanceRelay
         from govflow.receiver import create_app
         from govflow.runtime import Runtime
 
-        app = create_app(Runtime.load(), advance=trigger_advance)
+        relay = AdvanceRelay()
+        self.stack.callback(relay.close)
+        app = create_app(Runtime.load(), advance=relay)
         receiver = self.stack.enter_context(ThreadedServer(app))
         self.slack.configure_receiver(f"{receiver.url}/slack/events", SIGNING_SECRET)
 
