@@ -97,7 +97,7 @@ def relay_main(queue: SimpleQueue[int], niceness: int, ready: EventType) -> None
     # Imported here: the parent must not pay for Prefect's client to start the child.
     from flows.advance import trigger_advance
     from govflow.runtime import Runtime, utc_now
-    from integrations.db.audit import record_audit
+    from integrations.db.audit import record_trigger_failure
 
     runtime = Runtime.load()
     ready.set()
@@ -107,14 +107,7 @@ def relay_main(queue: SimpleQueue[int], niceness: int, ready: EventType) -> None
         except Exception as exc:  # noqa: BLE001 - any failure is recoverable: the watchdog re-drives
             log.warning("advance trigger for request %s failed: %r", request_id, exc)
             with runtime.sessions.begin() as session:
-                record_audit(
-                    session,
-                    at=utc_now(),
-                    actor="govflow",
-                    action="advance_trigger_failed",
-                    request_id=request_id,
-                    reason=f"{type(exc).__name__}: {exc}"[:2000],
-                )
+                record_trigger_failure(session, request_id=request_id, error=exc, at=utc_now())
 
 
 def _next(queue: SimpleQueue[int]) -> int:

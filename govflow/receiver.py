@@ -65,7 +65,7 @@ from govflow.delegation_sources import known_delegations
 from govflow.intake import IntakeContext, record_ticket
 from govflow.requesters import look_up, record_lookup_failure
 from govflow.runtime import Runtime, slack_lookups, utc_now
-from integrations.db.audit import record_audit
+from integrations.db.audit import record_audit, record_trigger_failure
 from integrations.db.events import record_event, unprocessed_events
 from integrations.db.models import EventRow
 from integrations.db.requests import find_request
@@ -313,14 +313,7 @@ class JiraWebhookEndpoint:
             # Recorded and committed: the watchdog re-drives the request (DESIGN decision 2).
             log.warning("advance trigger for request %s failed: %r", request_id, exc)
             with self.sessions.begin() as session:
-                record_audit(
-                    session,
-                    at=self.now(),
-                    actor="govflow",
-                    action="advance_trigger_failed",
-                    request_id=request_id,
-                    reason=f"{type(exc).__name__}: {exc}"[:MAX_REASON],
-                )
+                record_trigger_failure(session, request_id=request_id, error=exc, at=self.now())
 
     def _refuse(self, status: int, action: str, reason: str, path: str, remote: str) -> Response:
         with self.sessions.begin() as session:

@@ -36,6 +36,20 @@ def record_audit(
     return row
 
 
+def record_trigger_failure(
+    session: Session, *, request_id: int, error: Exception, at: datetime
+) -> AuditRow:
+    """Audit an `advance` trigger that failed; the watchdog re-drives the request later."""
+    return record_audit(
+        session,
+        at=at,
+        actor="govflow",
+        action="advance_trigger_failed",
+        request_id=request_id,
+        reason=f"{type(error).__name__}: {error}"[:2000],
+    )
+
+
 def audit_trail(session: Session, request_id: int) -> Sequence[AuditRow]:
     """Every audit record of a request, oldest first."""
     query = select(AuditRow).where(AuditRow.request_id == request_id).order_by(AuditRow.id)

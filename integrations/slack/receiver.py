@@ -75,7 +75,7 @@ from domain.lifecycle import Event, RequestState, apply
 from domain.people import Person, roster_member, same_person
 from domain.signoff import TeamState, progress_text, tally
 from domain.stages import TERMINAL, Stage
-from integrations.db.audit import record_audit
+from integrations.db.audit import record_audit, record_trigger_failure
 from integrations.db.delegations import add_delegation
 from integrations.db.events import record_event
 from integrations.db.models import RequestRow
@@ -767,14 +767,7 @@ class SlackHandlers:
             # (DESIGN decision 2), so a lost trigger delays the request but loses nothing.
             log.warning("advance trigger for request %s failed: %r", request_id, exc)
             with self._transaction() as session:
-                record_audit(
-                    session,
-                    at=self.now(),
-                    actor="govflow",
-                    action="advance_trigger_failed",
-                    request_id=request_id,
-                    reason=f"{type(exc).__name__}: {exc}"[:MAX_REASON],
-                )
+                record_trigger_failure(session, request_id=request_id, error=exc, at=self.now())
 
     def _tell(
         self, user_id: str, channel_id: str | None, response_url: str | None, text: str
