@@ -18,8 +18,8 @@ import logging
 import multiprocessing
 import os
 import threading
+from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
-from multiprocessing.queues import SimpleQueue
 from multiprocessing.synchronize import Event as EventType
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class AdvanceRelay:
 
     def __init__(self, niceness: int = RELAY_NICENESS, ready_timeout: float = 60.0) -> None:
         context = multiprocessing.get_context("spawn")
-        self._queue: SimpleQueue[int]
+        self._ids: Connection
         self._niceness = niceness
         self._context = context
         self._lock = threading.Lock()
@@ -43,15 +43,17 @@ class AdvanceRelay:
 
     def _start(self, ready_timeout: float) -> SpawnProcess:
         """Start the child and wait until it can submit (it imports Prefect first)."""
-        # A new queue each time: a child killed inside `get` leaves the old one's lock taken.
-        self._queue = self._context.SimpleQueue()
+        # A one-way pipe of its own for each child: the child gets only the reading end, so
+        # when this process ends, however it ends, the child reads end-of-file and exits.
+        reader, self._ids = self._context.Pipe(duplex=False)
         # Kept on self: the child opens it after start() returns, and it must still exist.
         self._ready = ready = self._context.Event()
         process = self._context.Process(
-            target=relay_main, args=(self._queue, self._niceness, ready), name="advance-relay"
+            target=relay_main, args=(reader, self._niceness, ready), name="advance-relay"
         )
         process.daemon = True
         process.start()
+        reader.close()
         if not ready.wait(ready_timeout):
             log.warning(
                 "advance relay not ready after %.0f s; triggers queue until it is", ready_timeout
@@ -68,7 +70,7 @@ class AdvanceRelay:
                 # Not waiting for it: ids queue meanwhile, and a click is being answered. Ids
                 # the dead child had not submitted are lost; the watchdog re-drives them.
                 self._process = self._start(ready_timeout=0)
-            self._queue.put(request_id)
+            self._ids.send(request_id)
 
     @property
     def alive(self) -> bool:
@@ -84,14 +86,14 @@ class AdvanceRelay:
         """Let the child submit what is queued, then stop it."""
         with self._lock:
             if self._process.is_alive():
-                self._queue.put(STOP)
+                self._ids.send(STOP)
                 self._process.join(timeout)
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()
 
 
-def relay_main(queue: SimpleQueue[int], niceness: int, ready: EventType) -> None:
+def relay_main(ids: Connection, niceness: int, ready: EventType) -> None:
     """The child: lower its own priority, then submit `advance` for each id until told to stop."""
     os.nice(niceness)
     # Imported here: the parent must not pay for Prefect's client to start the child.
@@ -101,7 +103,7 @@ def relay_main(queue: SimpleQueue[int], niceness: int, ready: EventType) -> None
 
     runtime = Runtime.load()
     ready.set()
-    while (request_id := _next(queue)) != STOP:
+    while (request_id := _next(ids)) != STOP:
         try:
             trigger_advance(request_id)
         except Exception as exc:  # noqa: BLE001 - any failure is recoverable: the watchdog re-drives
@@ -110,9 +112,10 @@ def relay_main(queue: SimpleQueue[int], niceness: int, ready: EventType) -> None
                 record_trigger_failure(session, request_id=request_id, error=exc, at=utc_now())
 
 
-def _next(queue: SimpleQueue[int]) -> int:
+def _next(ids: Connection) -> int:
     """The next request id, or STOP when the receiver has gone (its end of the pipe closed)."""
     try:
-        return queue.get()
+        request_id: int = ids.recv()
     except EOFError:
         return STOP
+    return request_id

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
@@ -54,7 +57,8 @@ class TestRelay:
         relay(9101)
         relay(9102)
 
-        created = eventually(lambda: len(advance_runs() - before) >= 2) and advance_runs() - before
+        eventually(lambda: len(advance_runs() - before) >= 2)
+        created = advance_runs() - before
         new_advance_runs |= created
         assert len(created) == 2
         assert relay.pid is not None and relay.pid != os.getpid()
@@ -119,3 +123,32 @@ class TestFailure:
         assert record.request_id == request_id
         assert record.actor == "govflow"
         assert record.reason
+
+
+PARENT = """
+import os, sys
+from flows.advance_relay import AdvanceRelay
+relay = AdvanceRelay()
+print(relay.pid, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_the_child_exits_when_the_receiver_is_killed(pipeline_env: dict[str, str]) -> None:
+    """kill -9 of the receiver alone (not its group) must not leave its relay behind."""
+    parent = subprocess.run(
+        [sys.executable, "-c", PARENT], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert parent.returncode == -signal.SIGKILL, parent.stderr[-2000:]
+    child = int(parent.stdout.split()[0])
+
+    eventually(lambda: not _running(child))
+
+
+def _running(pid: int) -> bool:
+    """Whether a process (not our child: its parent was killed) still runs, zombies excepted."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
