@@ -1,42 +1,91 @@
-"""What the Prefect UI artifacts show: the board's SLA column and artifact keys."""
+"""Publishing to the Prefect UI: one artifact per key updated in place, a stable board URL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from integrations.db.models import SlaClockRow
-from integrations.prefect_ui.artifacts import artifact_key, sla_summary
+import httpx
 
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-def clock(team: str, status: str, due: datetime | None) -> SlaClockRow:
-    return SlaClockRow(team=team, status=status, due_at=due, stage="SIGN_OFF", clock={})
-
-
-class TestSlaSummary:
-    def test_most_urgent_first_and_breaches_marked(self) -> None:
-        """Clocks are listed by due time; a passed due time says BREACHED."""
-        text = sla_summary(
-            [
-                clock("qa", "running", NOW + timedelta(hours=5)),
-                clock("bpo_ops", "running", NOW - timedelta(minutes=1)),
-                clock("product", "stopped", NOW - timedelta(days=1)),
-            ],
-            NOW,
-        )
-        assert text == "bpo_ops: due 01 Dec 08:59 UTC BREACHED; qa: due 01 Dec 14:00 UTC"
-
-    def test_paused_clock_says_paused(self) -> None:
-        """A clock paused for NEEDS_INFO shows as paused, without a due time."""
-        assert sla_summary([clock("qa", "paused", None)], NOW) == "qa: paused"
-
-    def test_no_clock_is_a_dash(self) -> None:
-        """A request without running clocks shows a dash."""
-        assert sla_summary([], NOW) == "-"
+from govflow.runtime import Runtime
+from integrations.prefect_ui.artifacts import Debounced, artifact_key, board_url, put_markdown
 
 
 def test_artifact_keys_are_what_prefect_accepts() -> None:
     """Prefect artifact keys allow only lowercase letters, digits and dashes."""
     assert artifact_key("MODREQ-12") == "request-modreq-12"
     assert artifact_key("Ops_Team-7") == "request-ops-team-7"
+
+
+def test_board_url_is_the_ui_page_of_the_key() -> None:
+    """The Prefect 3 UI shows the latest artifact of a key at /artifacts/key/<key>."""
+    assert (
+        board_url("http://127.0.0.1:4200/api")
+        == "http://127.0.0.1:4200/artifacts/key/open-requests"
+    )
+
+
+class TestPutMarkdown:
+    def test_one_artifact_per_key_updated_in_place(self, prefect_api: str) -> None:
+        """A second publication changes the artifact the key shows; no second version."""
+        first = put_markdown("test-board-inplace", "# one", "first")
+        second = put_markdown("test-board-inplace", "# two", "second")
+        assert first == second
+        with httpx.Client(base_url=prefect_api) as api:
+            latest = api.get("/artifacts/test-board-inplace/latest").json()
+            versions = api.post(
+                "/artifacts/filter", json={"artifacts": {"key": {"any_": ["test-board-inplace"]}}}
+            ).json()
+        assert latest["data"] == "# two"
+        assert latest["description"] == "second"
+        assert latest["type"] == "markdown"
+        assert [v["id"] for v in versions] == [str(first)]
+
+    def test_deleted_artifact_is_created_again(self, prefect_api: str) -> None:
+        """Someone deleted the artifact in the UI: the next publication brings it back."""
+        first = put_markdown("test-board-deleted", "# one", "first")
+        with httpx.Client(base_url=prefect_api) as api:
+            assert api.delete(f"/artifacts/{first}").status_code == 204
+        again = put_markdown("test-board-deleted", "# two", "again")
+        assert again != first
+        with httpx.Client(base_url=prefect_api) as api:
+            assert api.get("/artifacts/test-board-deleted/latest").json()["data"] == "# two"
+
+
+class TestDebounced:
+    def make(self) -> tuple[Debounced, list[object]]:
+        served: list[object] = []
+        return Debounced(served.append, interval=3600), served
+
+    def test_first_call_is_served_at_once(self) -> None:
+        """Nothing published lately: publish now, in the caller."""
+        debounced, served = self.make()
+        debounced(runtime("a"))
+        assert served == [runtime("a")]
+
+    def test_a_burst_is_folded_into_one_with_the_last_call(self) -> None:
+        """Calls within the interval wait; the one publication serves the latest."""
+        debounced, served = self.make()
+        debounced(runtime("a"))
+        debounced(runtime("b"))
+        debounced(runtime("c"))
+        assert served == [runtime("a")]
+        debounced.flush()
+        assert served == [runtime("a"), runtime("c")]
+        debounced.flush()
+        assert served == [runtime("a"), runtime("c")]
+
+
+def runtime(name: str) -> Runtime:
+    """A stand-in runtime: Debounced only passes it on."""
+    return cast(Runtime, _Named(name))
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _Named) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
