@@ -8,6 +8,7 @@ runner that serves the flows, and the receiver. Ctrl-C or SIGTERM stops them all
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from govflow.prefect_server import free_port, start_prefect_server
 from govflow.startup import prepare_ledger
 from govflow.waiting import wait_for_http
 from integrations.db.engine import make_engine
+from sandbox.console.launch import CONSOLE_PORT, RunningSandbox, console_argv, write_serve_file
 from sandbox.jira.control import RemoteJiraSandbox
 from sandbox.slack.sandbox import RemoteSlackSandbox
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
@@ -54,6 +56,7 @@ class Supervisor:
     say: Callable[[str], None] = print
     children: list[Child] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    prefect_home: Path | None = None  # default: <data dir>/prefect
 
     @property
     def data_dir(self) -> Path:
@@ -72,6 +75,19 @@ class Supervisor:
             self._spawn("runner", [sys.executable, "-m", "flows.runner"], "serving deployments")
         if "receiver" in self.only:
             self._start_receiver()
+        sandboxes = self.settings.uses_sandbox_jira and self.settings.uses_sandbox_slack
+        if "sandbox" in self.only and sandboxes:
+            self._start_console()
+
+    def _start_console(self) -> None:
+        """The sandbox console (sandbox/console): Jira and Slack stand-ins in a browser."""
+        port = CONSOLE_PORT if _port_free(CONSOLE_PORT) else free_port()
+        url = f"http://127.0.0.1:{port}"
+        self._spawn("console", console_argv(port), f"sandbox console at {url}  <- open this")
+        wait_for_http(f"{url}/healthz", self.children[-1].process, 30.0, what="the console")
+        prefect = self.env.get("PREFECT_API_URL", "").removesuffix("/api") or None
+        ledger = self.env.get("GOVFLOW_DATABASE_URL", self.settings.database_url)
+        write_serve_file(self.data_dir, RunningSandbox(os.getpid(), ledger, url, prefect))
 
     def _start_receiver(self) -> None:
         """The receiver on the receiver port: Slack over HTTP, or Socket Mode with an app token.
@@ -124,7 +140,7 @@ class Supervisor:
             self.say(f"sops        {line}")
 
     def _start_prefect(self) -> None:
-        home = self.data_dir / "prefect"
+        home = self.prefect_home or self.data_dir / "prefect"
         port = 4200 if _port_free(4200) else free_port()
         process, api_url = start_prefect_server(
             home, port=port, ui=True, log_path=self.data_dir / "logs" / "prefect-server.log"
@@ -170,11 +186,14 @@ class Supervisor:
         if (self.settings.uses_sandbox_jira or self.settings.uses_sandbox_slack) and (
             "GOVFLOW_DATABASE_URL" not in os.environ
         ):
-            # The stand-ins start empty every time, so their ledger must too.
+            # The stand-ins start empty every time, so their ledger and Prefect's runs must too
+            # (docs/sandbox.md: a sandbox restart starts clean everywhere).
             ledger = self.data_dir / "sandbox" / "ledger.db"
             ledger.parent.mkdir(parents=True, exist_ok=True)
             for stale in ledger.parent.glob("ledger.db*"):
                 stale.unlink()
+            shutil.rmtree(self.data_dir / "sandbox" / "prefect", ignore_errors=True)
+            self.prefect_home = self.data_dir / "sandbox" / "prefect"
             self.env["GOVFLOW_DATABASE_URL"] = f"sqlite:///{ledger}"
 
     def _spawn(self, name: str, argv: list[str], where: str) -> None:

@@ -23,13 +23,21 @@ import json
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from html import escape
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -581,6 +589,26 @@ def _catch_all(state: JiraState) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+def _browse(state: JiraState) -> Callable[[Request], Awaitable[Response]]:
+    """`/browse/KEY`, where govflow's links point: the console's ticket page, or a plain page."""
+
+    async def endpoint(request: Request) -> Response:
+        key = request.path_params["key"].upper()
+        if state.console_url:
+            return RedirectResponse(f"{state.console_url}/jira/{quote(key)}", status_code=302)
+        try:
+            snap = state.snapshot(key)
+        except JiraApiError:
+            return HTMLResponse(f"<h1>{escape(key)}</h1><p>No such issue.</p>", status_code=404)
+        summary = escape(str(snap["fields"].get("Summary") or ""))
+        return HTMLResponse(
+            f"<h1>{escape(key)}: {summary}</h1><p>Status: {escape(snap['status'])}</p>"
+            "<p>Start the sandbox console (<code>govflow serve</code> does) to see the ticket.</p>"
+        )
+
+    return endpoint
+
+
 def create_jira_app(
     state: JiraState,
     faults: FaultPlan | None = None,
@@ -598,6 +626,7 @@ def create_jira_app(
             else default_control_routes(state, api.faults)
         ),
         *api.routes(),
+        Route("/browse/{key}", _browse(state), methods=["GET"]),
         Route(
             "/{path:path}",
             _catch_all(state),

@@ -127,6 +127,23 @@ def control_routes(state: JiraState, faults: FaultPlan) -> list[BaseRoute]:
     def issue_get(_: dict[str, Any], p: Mapping[str, str], __: Mapping[str, str]) -> Any:
         return state.snapshot(p["key"])
 
+    def issues_get(*_: Any) -> Any:
+        with state.lock:
+            keys = list(state.issues)
+        return [state.snapshot(key) for key in reversed(keys)]
+
+    def users_get(*_: Any) -> Any:
+        with state.lock:
+            people = list(state.users.values())
+        return [
+            {"account_id": u.account_id, "email": u.email, "display_name": u.display_name}
+            for u in people
+        ]
+
+    def console_put(body: dict[str, Any], *_: Any) -> Any:
+        state.console_url = body.get("url") or None
+        return {}
+
     def fields_put(body: dict[str, Any], p: Mapping[str, str], __: Mapping[str, str]) -> Any:
         state.edit_fields(p["key"], body.get("fields") or {}, by=body.get("by"))
         return {}
@@ -223,7 +240,10 @@ def control_routes(state: JiraState, faults: FaultPlan) -> list[BaseRoute]:
 
     table: list[tuple[str, str, ControlHandler]] = [
         ("POST", "/_sandbox/issues", issues_post),
+        ("GET", "/_sandbox/issues", issues_get),
         ("GET", "/_sandbox/issues/{key}", issue_get),
+        ("GET", "/_sandbox/users", users_get),
+        ("PUT", "/_sandbox/console", console_put),
         ("PUT", "/_sandbox/issues/{key}/fields", fields_put),
         ("POST", "/_sandbox/issues/{key}/comments", comment_post),
         ("PUT", "/_sandbox/issues/{key}/status", status_put),

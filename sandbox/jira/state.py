@@ -147,6 +147,8 @@ class JiraState:
         self.clock = Clock()
         # When None, responses use the URL the request came in on (out-of-process servers).
         self.base_url = base_url
+        # Where `/browse/KEY` sends a browser: the sandbox console's ticket page, once known.
+        self.console_url: str | None = None
         self.users: dict[str, User] = {}
         self.fields: dict[str, FieldDef] = {}
         self.statuses: dict[str, Status] = {}
