@@ -375,6 +375,20 @@ def section_headings(text: str) -> dict[str, str]:
     return {_dotted(s.number): lines[s.start].strip() for s in _sections(lines)}
 
 
+def numbered_sections(text: str) -> list[tuple[str, str, str]]:
+    """Each numbered section as (number, heading text, own body), for quoting passages."""
+    lines = normalize_text(text).split("\n")
+    found = []
+    for s in _sections(lines):
+        match = _HEADING.match(lines[s.start])
+        title = match.group(2) if match else lines[s.start].strip()
+        number = _NUMBER.match(title)
+        heading = title[number.end() :].strip() if number else title
+        body = "\n".join(lines[s.start + 1 : s.end]).strip()
+        found.append((_dotted(s.number), heading, body))
+    return found
+
+
 def _sections(lines: list[str]) -> list[_Section]:
     """Numbered sections in document order, with the line range of their own text."""
     headings: list[tuple[int, int, tuple[int, ...] | None]] = []
