@@ -52,11 +52,12 @@ def serve_command(
     ] = None,
 ) -> None:
     """Start the pipeline: Prefect server (if PREFECT_API_URL is unset), stand-ins, runner."""
+    import contextlib
     import signal
 
     from config.check import load_config
     from domain.errors import ConfigError
-    from govflow.supervisor import PIECES, Supervisor
+    from govflow.supervisor import PIECES, StopRequested, Supervisor
 
     try:
         settings, rules = load_config()
@@ -70,20 +71,24 @@ def serve_command(
         typer.echo(f"unknown piece(s) {', '.join(unknown)}; choose from {', '.join(PIECES)}")
         raise typer.Exit(2)
     supervisor = Supervisor(settings, rules, only=frozenset(only or PIECES), say=typer.echo)
-
-    def _stop(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
+    # The handler only counts (see Supervisor.request_stop): a second signal during the stop
+    # must hurry it, not abort it half way and leave children running.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, supervisor.request_stop)
     code = 0
     try:
         supervisor.start()
         typer.echo("govflow is running; Ctrl-C stops every process it started")
         code = supervisor.watch()
-    except KeyboardInterrupt:
-        typer.echo("stopping")
+    except StopRequested:
+        pass  # a signal arrived while starting: stop what was started
     finally:
+        # A closed stdout (its terminal or pipe gone) must not cut the stop short.
+        with contextlib.suppress(OSError):
+            typer.echo("stopping (Ctrl-C again: stop at once)")
         supervisor.stop()
+    with contextlib.suppress(OSError):
+        typer.echo("stopped")
     raise typer.Exit(code)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from govflow.waiting import wait_for_http
@@ -33,17 +34,11 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def start_prefect_server(
-    home: Path,
-    *,
-    port: int | None = None,
-    ui: bool = True,
-    timeout: float = 90.0,
-    log_path: Path | None = None,
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `prefect server start` on 127.0.0.1 and wait until it answers; (process, API URL)."""
+def prefect_server_command(
+    home: Path, *, port: int, ui: bool = True
+) -> tuple[list[str], dict[str, str], str]:
+    """argv, environment and API URL of `prefect server start` on 127.0.0.1 with state in `home`."""
     home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = prefect_env(home)
     env.pop("PREFECT_API_URL", None)
@@ -55,29 +50,41 @@ def start_prefect_server(
     # taken, so both deployments cancel every new run for good; on disk under PREFECT_HOME a
     # lease survives the restart and expires if its run died with its runner.
     env["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] = LEASE_STORAGE
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    return [*argv, "--port", str(port)], env, api_url
+
+
+def start_prefect_server(
+    home: Path,
+    *,
+    port: int | None = None,
+    ui: bool = True,
+    timeout: float = 90.0,
+    log_path: Path | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `prefect server start` on 127.0.0.1 and wait until it answers; (process, API URL)."""
+    argv, env, api_url = prefect_server_command(home, port=port or free_port(), ui=ui)
     log = open(log_path or home / "server.log", "ab")  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    wait_until_healthy(api_url, process, timeout)
+    try:
+        wait_until_healthy(api_url, process, timeout)
+    except BaseException:
+        # A server that never answered must not be left running (nor one whose wait was
+        # interrupted).
+        process.kill()
+        process.wait()
+        raise
     return process, api_url
 
 
-def wait_until_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_until_healthy(
+    api_url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float,
+    abort: Callable[[], bool] | None = None,
+) -> None:
     """Poll the server's health endpoint until it answers 200 or the process dies."""
     wait_for_http(
         f"{api_url}/health",
@@ -86,4 +93,5 @@ def wait_until_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: 
         what=f"prefect server at {api_url}",
         require_ok=True,
         interval=0.25,
+        abort=abort,
     )

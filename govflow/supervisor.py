@@ -2,11 +2,20 @@
 
 Each piece is a child process in its own process group: a local Prefect server (only when
 PREFECT_API_URL is unset), the Jira and Slack stand-ins (only when no credentials are set), the
-runner that serves the flows, and the receiver. Ctrl-C or SIGTERM stops them all.
+runner that serves the flows, and the receiver. Ctrl-C, SIGTERM or SIGHUP stops them all.
+
+Stopping goes in tiers: the receiver and the runner first (they still talk to the Prefect
+server and the stand-ins while they finish), then the Prefect server and the stand-ins. Each
+tier gets SIGTERM and a grace period, then SIGKILL for what is left, and every group is
+SIGKILLed once its leader is gone (a runner's flow-run processes may outlive it). A second
+stop signal hurries the stop (SIGKILL for what is left) instead of aborting it: the signal
+handler only counts, it never raises. Every child runs under `govflow.guard`, which takes its
+group down when this supervisor ends in any way, SIGKILL included.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,7 +30,7 @@ from pathlib import Path
 
 from config.rules import Rules
 from config.settings import Settings, redact_url
-from govflow.prefect_server import free_port, start_prefect_server
+from govflow.prefect_server import free_port, prefect_server_command, wait_until_healthy
 from govflow.startup import prepare_ledger
 from govflow.waiting import wait_for_http
 from integrations.db.engine import make_engine
@@ -35,6 +44,13 @@ SANDBOX_JIRA_TOKEN = "sandbox-jira-token"
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
 PIECES = ("prefect", "sandbox", "runner", "receiver")
+# Stopped first: the pieces that use the others while they finish their work.
+FIRST_TO_STOP = frozenset({"receiver", "runner"})
+GRACE_SECONDS = 10.0
+
+
+class StopRequested(Exception):
+    """A stop signal arrived while `govflow serve` was still starting its children."""
 
 
 @dataclass
@@ -57,6 +73,22 @@ class Supervisor:
     children: list[Child] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     prefect_home: Path | None = None  # default: <data dir>/prefect
+    # Counted by the signal handler; only plain attribute writes are safe there.
+    stop_requests: int = 0
+    _lifeline: tuple[int, int] | None = None
+
+    def request_stop(self, _signum: int = 0, _frame: object = None) -> None:
+        """Signal handler: the first call stops `serve`, a later one hurries the stop."""
+        self.stop_requests += 1
+
+    def _tell(self, line: str) -> None:
+        """`say`, except that a closed stdout does not interrupt a stop."""
+        with contextlib.suppress(OSError):
+            self.say(line)
+
+    def _check_stop(self) -> None:
+        if self.stop_requests:
+            raise StopRequested
 
     @property
     def data_dir(self) -> Path:
@@ -68,9 +100,12 @@ class Supervisor:
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         if "sandbox" in self.only:
             self._start_sandboxes()
+        self._check_stop()
         self._migrate()
+        self._check_stop()
         if "prefect" in self.only and not self.env.get("PREFECT_API_URL"):
             self._start_prefect()
+        self._check_stop()
         if "runner" in self.only:
             self._spawn("runner", [sys.executable, "-m", "flows.runner"], "serving deployments")
         if "receiver" in self.only:
@@ -88,6 +123,7 @@ class Supervisor:
         prefect = self.env.get("PREFECT_API_URL", "").removesuffix("/api") or None
         ledger = self.env.get("GOVFLOW_DATABASE_URL", self.settings.database_url)
         write_serve_file(self.data_dir, RunningSandbox(os.getpid(), ledger, url, prefect))
+        self._check_stop()
 
     def _start_receiver(self) -> None:
         """The receiver on the receiver port: Slack over HTTP, or Socket Mode with an app token.
@@ -115,7 +151,7 @@ class Supervisor:
         self._spawn(
             "receiver", [sys.executable, "-m", "govflow.receiver", "--port", str(port)], where
         )
-        _wait_http(f"{url}/healthz", self.children[-1].process)
+        self._wait_http(f"{url}/healthz", self.children[-1].process)
         if sandbox_jira:
             with _remote_jira(self.env["GOVFLOW_JIRA_URL"]) as jira:
                 jira.configure_webhook(
@@ -141,11 +177,14 @@ class Supervisor:
 
     def _start_prefect(self) -> None:
         home = self.prefect_home or self.data_dir / "prefect"
-        port = 4200 if _port_free(4200) else free_port()
-        process, api_url = start_prefect_server(
-            home, port=port, ui=True, log_path=self.data_dir / "logs" / "prefect-server.log"
-        )
+        # Prefect's own setting for its server's port, if given; else the usual 4200 if free.
+        given = self.env.get("PREFECT_SERVER_API_PORT")
+        port = int(given) if given else 4200 if _port_free(4200) else free_port()
+        argv, env, api_url = prefect_server_command(home, port=port, ui=True)
+        process = self._launch("prefect-server", argv, env)
         self.children.append(Child("prefect", process, api_url))
+        wait_until_healthy(api_url, process, 90.0, abort=lambda: bool(self.stop_requests))
+        self._check_stop()
         self.env["PREFECT_API_URL"] = api_url
         self.env.setdefault("PREFECT_HOME", str(home))
         self.say(f"prefect     UI at {api_url.removesuffix('/api')}  (API {api_url})")
@@ -159,7 +198,7 @@ class Supervisor:
                 [sys.executable, "-m", "sandbox.jira_server", "--port", str(port), "--seed"],
                 f"Jira stand-in at {url}",
             )
-            _wait_http(f"{url}/rest/api/2/serverInfo", self.children[-1].process)
+            self._wait_http(f"{url}/rest/api/2/serverInfo", self.children[-1].process)
             self.env.update(
                 {
                     "GOVFLOW_JIRA_URL": url,
@@ -175,7 +214,7 @@ class Supervisor:
                 [sys.executable, "-m", "sandbox.slack_server", "--port", str(port), "--seed"],
                 f"Slack stand-in at {url}/api/",
             )
-            _wait_http(f"{url}/api/api.test", self.children[-1].process)
+            self._wait_http(f"{url}/api/api.test", self.children[-1].process)
             self.env.update(
                 {
                     "GOVFLOW_SLACK_API_URL": f"{url}/api/",
@@ -197,37 +236,88 @@ class Supervisor:
             self.env["GOVFLOW_DATABASE_URL"] = f"sqlite:///{ledger}"
 
     def _spawn(self, name: str, argv: list[str], where: str) -> None:
-        log = open(self.data_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
-        process = subprocess.Popen(
-            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        process = self._launch(name, argv, self.env)
         self.children.append(Child(name, process, where))
-        self.say(f"{name:<11} {where}  (log: {log.name})")
+        self.say(f"{name:<11} {where}  (log: {self.data_dir / 'logs' / f'{name}.log'})")
 
-    def watch(self, poll: float = 1.0) -> int:
-        """Block until a child exits on its own; return an exit code for `serve`."""
-        while True:
+    def _launch(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start `argv` under a guard, in a new process group, logging to logs/<name>.log."""
+        if self._lifeline is None:
+            # Only this process holds the writing end: the guards read end-of-file when it ends.
+            self._lifeline = os.pipe()
+        reading = self._lifeline[0]
+        guard = [sys.executable, "-m", "govflow.guard", str(reading), "--", *argv]
+        with open(self.data_dir / "logs" / f"{name}.log", "ab") as log:
+            return subprocess.Popen(
+                guard,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(reading,),
+            )
+
+    def _wait_http(self, url: str, process: subprocess.Popen[bytes]) -> None:
+        wait_for_http(url, process, 30.0, what=url, abort=lambda: bool(self.stop_requests))
+        self._check_stop()
+
+    def watch(self, poll: float = 0.2) -> int:
+        """Block until a stop is asked for (0) or a child exits on its own (1)."""
+        while not self.stop_requests:
             for child in self.children:
                 code = child.process.poll()
                 if code is not None:
                     self.say(f"{child.name} exited with {code}; stopping everything")
                     return 1
             time.sleep(poll)
+        return 0
 
-    def stop(self, grace: float = 10.0) -> None:
-        """Stop every child, politely first, in reverse start order."""
-        for child in reversed(self.children):
-            if child.process.poll() is None:
-                os.killpg(child.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for child in reversed(self.children):
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                child.process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.process.pid, signal.SIGKILL)
-                child.process.wait()
+    def stop(self, grace: float = GRACE_SECONDS) -> None:
+        """Stop every child: receiver and runner first, then the Prefect server and stand-ins.
+
+        A stop signal that arrives meanwhile (a second Ctrl-C, or the first one when a child's
+        exit started the stop) hurries it: what is still running gets SIGKILL at once.
+        """
+        already = self.stop_requests
+
+        def hurried() -> bool:
+            return self.stop_requests >= 2 or self.stop_requests > already
+
+        first = [c for c in self.children if c.name in FIRST_TO_STOP]
+        last = [c for c in self.children if c.name not in FIRST_TO_STOP]
+        for tier in (first, last):
+            _stop_tier(list(reversed(tier)), grace, hurried, self._tell)
         self.children.clear()
+        if self._lifeline is not None:
+            for end in self._lifeline:
+                os.close(end)
+            self._lifeline = None
+
+
+def _stop_tier(
+    tier: list[Child], grace: float, hurried: Callable[[], bool], say: Callable[[str], None]
+) -> None:
+    """SIGTERM every group of the tier, wait up to `grace` (less if hurried), SIGKILL the rest."""
+    for child in tier:
+        if child.process.poll() is None:
+            _signal_group(child.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(c.process.poll() is None for c in tier):
+        if hurried() or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    for child in tier:
+        if child.process.poll() is None:
+            say(f"{child.name} did not stop in time; killing it")
+        # Also after a clean exit: what the leader started may still run in its group.
+        _signal_group(child.process.pid, signal.SIGKILL)
+        child.process.wait()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    # A group already gone has nothing left to signal.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
 
 
 @contextmanager
@@ -256,7 +346,3 @@ def _port_free(port: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    wait_for_http(url, process, timeout, what=url)

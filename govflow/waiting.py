@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -16,10 +17,16 @@ def wait_for_http(
     what: str,
     require_ok: bool = False,
     interval: float = 0.1,
+    abort: Callable[[], bool] | None = None,
 ) -> None:
-    """Poll `url` until it answers (200 if `require_ok`); fail if the process dies or time is up."""
+    """Poll `url` until it answers (200 if `require_ok`); fail if the process dies or time is up.
+
+    Returns early, without an answer, once `abort()` is true (a stop asked for meanwhile).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if abort is not None and abort():
+            return
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
