@@ -74,6 +74,7 @@ HINTS: dict[str, str] = {
     "intake_interval_seconds": "set GOVFLOW_INTAKE_INTERVAL_SECONDS to a positive whole number",
     "watchdog_interval_seconds": "set GOVFLOW_WATCHDOG_INTERVAL_SECONDS to a positive whole number",
     "http_timeout_seconds": "set GOVFLOW_HTTP_TIMEOUT_SECONDS to a positive whole number",
+    "advance_workers": "set GOVFLOW_ADVANCE_WORKERS to a whole number between 1 and 64",
     "environment": "set GOVFLOW_ENVIRONMENT to development or production",
     "data_dir": "set GOVFLOW_DATA_DIR to a writable directory",
 }
@@ -131,6 +132,8 @@ class Settings(BaseSettings):
     receiver_port: int = Field(default=3000, ge=1, le=65535)
     intake_interval_seconds: int = Field(default=30, gt=0)
     watchdog_interval_seconds: int = Field(default=60, gt=0)
+    # How many requests one runner advances at once (threads; most of a run waits on I/O).
+    advance_workers: int = Field(default=4, ge=1, le=64)
     # How long a Jira or Slack call may wait for its answer before it counts as failed.
     http_timeout_seconds: int = Field(default=30, gt=0)
     environment: Literal["development", "production"] = "development"

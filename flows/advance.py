@@ -1,33 +1,50 @@
 """The `advance` flow: one request, its new events applied, its effects delivered.
 
-Receivers start it through `trigger_advance`, which submits the `advance-request` background
-task; the runner's task worker picks it up in an already-warm process (DESIGN decision 2).
+The runner's dispatcher (`govflow.dispatch`) starts it in-process for each request whose
+work waits in the ledger, as a flow run named `<KEY> · <stage>` (DESIGN decision 2); the
+watchdog's re-drive starts it the same way, as a subflow, for a request that waited too long.
 """
 
 from __future__ import annotations
 
-import contextvars
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, tags
+from prefect.runtime import flow_run
 
-from flows.run_tags import add_run_tags, rename_run
+from flows.run_tags import label_run
 from govflow.runtime import Runtime
+from integrations.db.requests import key_and_stage
 from integrations.prefect_ui.artifacts import publish_board, publish_request_timeline
 from tasks.advance import apply_events, deliver_request_effects
 
+RUN_TAGS = ("govflow", "advance")
 
-@flow(name="advance", flow_run_name="request {request_id} · advance")
-def advance(request_id: int) -> dict[str, Any]:
-    """Apply a request's new events and deliver what they cause."""
-    runtime = Runtime.load()
+
+def _run_name() -> str:
+    parameters = flow_run.parameters
+    return f"{parameters.get('jira_key') or 'request ' + str(parameters['request_id'])} · " + (
+        parameters.get("stage") or "advance"
+    )
+
+
+@flow(name="advance", flow_run_name=_run_name)
+def advance(request_id: int, jira_key: str = "", stage: str = "") -> dict[str, Any]:
+    """Apply a request's new events and deliver what they cause.
+
+    `jira_key` and `stage` (as the request stood when the run was started) only name the
+    run; the run is renamed if the stage moves.
+    """
+    runtime = Runtime.shared()
     summary = apply_events(runtime, request_id)
     delivery = deliver_request_effects(runtime, request_id)
     publish_request_timeline(runtime, request_id)
-    publish_board(runtime)
-    rename_run(f"{summary.jira_key} · {summary.stage_after}")
-    add_run_tags([summary.jira_key, summary.stage_after, *(summary.holder or "").split(",")])
+    publish_board(runtime)  # debounced: folded with other runs' into one every few seconds
+    if summary.stage_after != stage or summary.jira_key != jira_key:
+        label_run(
+            f"{summary.jira_key} · {summary.stage_after}",
+            [*RUN_TAGS, summary.jira_key, summary.stage_after, *(summary.holder or "").split(",")],
+        )
     return {
         "jira_key": summary.jira_key,
         "stage": summary.stage_after,
@@ -38,15 +55,10 @@ def advance(request_id: int) -> dict[str, Any]:
     }
 
 
-@task(name="advance-request", cache_policy=NO_CACHE)
-def advance_request_task(request_id: int) -> dict[str, Any]:
-    """Background task form of `advance`, served by the runner's task worker."""
-    return advance(request_id)
-
-
-def trigger_advance(request_id: int) -> None:
-    """Ask Prefect to run `advance` for the request soon; returns without waiting."""
-    # Submitted from an empty context: inside a run (the watchdog's re-drive task) Prefect
-    # would store the caller's run context with the submission, the task's parameters
-    # included, and the Runtime there (engines, live clients) cannot be pickled.
-    contextvars.Context().run(advance_request_task.delay, request_id)
+def run_advance(request_id: int) -> bool:
+    """Run `advance` for one request as a named flow run; True when it applied or sent anything."""
+    with Runtime.shared().sessions() as session:
+        key, stage = key_and_stage(session, request_id)
+    with tags(*RUN_TAGS, key, stage):
+        result = advance(request_id, jira_key=key, stage=stage)
+    return bool(result["applied"] or result["refused"] or result["delivered"])

@@ -31,3 +31,13 @@ def rename_run(name: str) -> None:
         return
     with get_client(sync_client=True) as client:
         client.update_flow_run(UUID(run_id), name=name)
+
+
+def label_run(name: str, tags: Iterable[str]) -> None:
+    """Rename the running flow run and set its tags, in one API call."""
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    wanted = [t for t in dict.fromkeys(tags) if t][:MAX_KEY_TAGS]
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(UUID(run_id), name=name, tags=wanted)

@@ -20,12 +20,13 @@ from prefect.client.schemas.objects import (
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
-from prefect.task_worker import serve as serve_tasks
 
 from config.settings import Settings, load_settings
-from flows.advance import advance_request_task
+from flows.advance import run_advance
 from flows.intake import intake
 from flows.sla_watchdog import sla_watchdog
+from govflow.dispatch import Dispatcher
+from govflow.runtime import shared_engine, utc_now
 
 # A poll that outlasts its interval must not be joined by a second one doing the same work.
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
@@ -93,20 +94,27 @@ def crash_interrupted_runs(names: list[str]) -> int:
 
 
 def main() -> None:
-    """Serve every deployment, and the background tasks receivers submit, until interrupted."""
+    """Serve every deployment, and advance requests whose work waits in the ledger."""
     settings = load_settings()
     served = deployments(settings)
     crash_interrupted_runs([f"{d.flow_name}/{d.name}" for d in served])
-    # The task worker runs `advance` in this already-warm process; see DESIGN decision 2.
-    worker = threading.Thread(
-        target=serve_tasks,
-        args=(advance_request_task,),
-        kwargs={"limit": 8},
-        name="task-worker",
-        daemon=True,
+    stop = threading.Event()
+    dispatcher = Dispatcher(
+        engine=shared_engine(settings.database_url),
+        run=run_advance,
+        clock=utc_now,
+        workers=settings.advance_workers,
     )
-    worker.start()
-    serve(*served, print_starting_message=False)
+    # Runs `advance` in this already-warm process, one thread per request in flight.
+    thread = threading.Thread(
+        target=dispatcher.serve, args=(stop,), name="advance-dispatcher", daemon=True
+    )
+    thread.start()
+    try:
+        serve(*served, print_starting_message=False)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 if __name__ == "__main__":

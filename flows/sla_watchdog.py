@@ -21,19 +21,21 @@ def _run_name() -> str:
 
 
 def advance_trigger() -> Trigger:
-    """`flows.advance.trigger_advance`: submits the `advance` background task."""
+    """`flows.advance.run_advance`: runs `advance` here, as a subflow of the watchdog's run."""
     # Imported when a run starts: the advance flow imports the Prefect UI artifacts and the
     # whole effect machinery, which neither this module's import nor its tests need.
-    from flows.advance import trigger_advance
+    from flows.advance import run_advance
 
-    return trigger_advance
+    return run_advance
 
 
 @flow(name="sla-watchdog", flow_run_name=_run_name, log_prints=True)
 def sla_watchdog(limit: int = 1000, trigger: Trigger | None = None) -> dict[str, Any]:
     """Fire every SLA warning and breach that is due, re-drive stalled requests, deliver.
 
-    `trigger` starts `advance` for one request id; by default `flows.advance.trigger_advance`.
+    `trigger` advances one request id; by default `flows.advance.run_advance`. The runners'
+    dispatchers normally take every request within a second; this re-drive is the last net,
+    for requests whose work waited longer than `govflow.clocks.STALLED_AFTER`.
     """
     runtime = Runtime.load()
     now = utc_now()

@@ -10,10 +10,10 @@ With `GOVFLOW_SLACK_APP_TOKEN` set, Slack is received over Socket Mode instead (
 handlers); the HTTP app still serves Jira's webhooks.
 
 Both receivers verify, record in the ledger and answer at once; the work that follows a
-recorded event runs in `advance`, started through the injected `AdvanceTrigger`
-(`flows.advance.trigger_advance` in production, a recording fake in tests). A lost trigger
-costs only latency: the watchdog re-drives every request whose events wait (DESIGN
-decision 2).
+recorded event runs in `advance`, which the runners' dispatchers start for every request
+whose events wait in the ledger (`govflow.dispatch`; on PostgreSQL the event's commit
+NOTIFYs them). The injected `AdvanceTrigger` is called after each answer: in production it
+does nothing (`ledger_only`), tests use it to apply events at once. DESIGN decision 2.
 
 Jira webhooks:
 - a body larger than `MAX_PAYLOAD` is a 413 and a `payload_refused` record, never read whole;
@@ -42,7 +42,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 import uvicorn
 from sqlalchemy import update
@@ -95,9 +94,6 @@ from integrations.slack.receiver import (
     socket_mode_handler,
 )
 
-if TYPE_CHECKING:
-    from flows.advance_relay import AdvanceRelay
-
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
@@ -107,7 +103,7 @@ JIRA_LOOKUP_TIMEOUT_SECONDS = 1.5
 # How long a Jira webhook waits for Slack to match its requester (Jira gives up after 10 s).
 SLACK_LOOKUP_TIMEOUT_SECONDS = 2.0
 
-__all__ = ["AdvanceTrigger", "JiraWebhookEndpoint", "create_app", "default_advance_trigger", "main"]
+__all__ = ["AdvanceTrigger", "JiraWebhookEndpoint", "create_app", "ledger_only", "main"]
 
 
 # --- Jira webhooks -----------------------------------------------------------------------
@@ -474,13 +470,8 @@ def create_app(
     return app
 
 
-def default_advance_trigger() -> AdvanceRelay:
-    """`flows.advance_relay.AdvanceRelay`: submits `advance` from a lower-priority child."""
-    # Imported when the receiver starts, not with this module: it pulls in Prefect and the
-    # whole effect machinery, which the app factory and its tests do not need.
-    from flows.advance_relay import AdvanceRelay
-
-    return AdvanceRelay()
+def ledger_only(request_id: int) -> None:
+    """The production trigger: none. The event is in the ledger, where the runners find it."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -495,8 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    relay = default_advance_trigger()
-    app = create_app(runtime, advance=relay)
+    app = create_app(runtime, advance=ledger_only)
     settings = runtime.settings
     port = args.port or settings.receiver_port
     handler = None
@@ -513,7 +503,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if handler is not None:
             handler.close()
-        relay.close()
     return 0
 
 

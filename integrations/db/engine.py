@@ -46,6 +46,25 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def make_reader_engine(url: str) -> Engine:
+    """An engine for reads that must not queue behind writers (SQLite: deferred, WAL snapshot).
+
+    `make_engine`'s SQLite transactions begin IMMEDIATE and so wait for the write lock even to
+    read; a poll several times a second through it would queue with every writer.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
+        return make_engine(url)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded values after commit, for returning plain summaries."""
     return sessionmaker(engine, expire_on_commit=False)

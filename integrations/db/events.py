@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.db.models import EventRow
+from integrations.db.notify import notify_pending
 from integrations.db.upsert import insert_ignore
 
 
@@ -36,7 +37,10 @@ def record_event(
         "received_at": now,
         "processed_at": None,
     }
-    return insert_ignore(session, EventRow.__table__, values, ["dedupe_key"])  # type: ignore[arg-type]
+    stored = insert_ignore(session, EventRow.__table__, values, ["dedupe_key"])  # type: ignore[arg-type]
+    if stored:
+        notify_pending(session, request_id)
+    return stored
 
 
 def unprocessed_events(session: Session, request_id: int) -> Sequence[EventRow]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,7 +74,16 @@ class EventRow(Base):
     """An inbound fact about a request (click, comment, edit) waiting to be applied."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_unprocessed", "request_id", "processed_at"),)
+    __table_args__ = (
+        Index("ix_events_unprocessed", "request_id", "processed_at"),
+        # Only the few events not yet applied: the runners' queue query reads nothing else.
+        Index(
+            "ix_events_pending",
+            "request_id",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from integrations.db.models import OutboxRow, RequestRow
+from integrations.db.notify import notify_pending
 from integrations.db.upsert import insert_ignore
 
 PENDING = "pending"
@@ -40,7 +41,10 @@ def enqueue_effect(
         "result": {},
         "created_at": now,
     }
-    return insert_ignore(session, OutboxRow.__table__, values, ["idempotency_key"])  # type: ignore[arg-type]
+    queued = insert_ignore(session, OutboxRow.__table__, values, ["idempotency_key"])  # type: ignore[arg-type]
+    if queued:
+        notify_pending(session, request_id)
+    return queued
 
 
 def requests_with_due_effects(session: Session, now: datetime, limit: int = 1000) -> list[int]:

@@ -53,6 +53,14 @@ def lock_request_by_id(session: Session, request_id: int) -> RequestRow:
     return session.execute(query).scalar_one()
 
 
+def key_and_stage(session: Session, request_id: int) -> tuple[str, str]:
+    """The request's Jira key and stage, without locking (to name the run advancing it)."""
+    row = session.execute(
+        select(RequestRow.jira_key, RequestRow.stage).where(RequestRow.id == request_id)
+    ).one()
+    return row.jira_key, row.stage
+
+
 def find_request(session: Session, jira_key: str) -> RequestRow | None:
     """The request for `jira_key`, if any, without locking."""
     return session.scalar(select(RequestRow).where(RequestRow.jira_key == jira_key))

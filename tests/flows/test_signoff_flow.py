@@ -1,8 +1,10 @@
 """Issue to SOP-update stage driven only by Slack clicks and modal submissions (real Prefect).
 
 The Slack stand-in delivers signed interactions to the receiver served in-process; the
-receiver records them and submits the `advance` background task to the Prefect server; a task
-worker in this process runs it, as the runner's worker does under `govflow serve`.
+receiver only records them (its production trigger, `ledger_only`, submits nothing to
+Prefect); the runner's dispatcher, in a thread here, finds the events in the ledger and runs
+`advance` as named flow runs on the real Prefect server, as it does under `govflow serve`.
+This is the ledger path alone, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,20 +17,14 @@ from typing import Any, TypeVar
 
 import pytest
 from prefect import get_client
-from prefect.client.schemas.filters import (
-    FlowRunFilter,
-    FlowRunFilterName,
-    TaskRunFilter,
-    TaskRunFilterName,
-)
-from prefect.states import StateType
-from prefect.task_worker import serve as serve_tasks
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from sqlalchemy import Engine, select
 
 from domain.stages import Stage
-from flows.advance import advance_request_task, trigger_advance
+from flows.advance import run_advance
 from flows.intake import intake
-from govflow.receiver import create_app
+from govflow.dispatch import Dispatcher
+from govflow.receiver import create_app, ledger_only
 from govflow.runtime import Runtime, utc_now
 from govflow.sop_import import import_sops
 from integrations.db.engine import make_sessionmaker
@@ -41,53 +37,47 @@ from sandbox.slack.sandbox import SlackSandbox
 
 pytestmark = pytest.mark.prefect
 T = TypeVar("T")
-FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
 KEY = "MODREQ-1"
 
 
-@pytest.fixture(scope="module")
-def task_worker(prefect_api: str) -> Iterator[None]:
-    """A task worker serving `advance`, in a thread carrying the test server's settings."""
+@pytest.fixture
+def dispatcher(pipeline_env: dict[str, str], ledger: Engine) -> Iterator[Dispatcher]:
+    """The runner's dispatcher, in a thread carrying the test server's Prefect settings."""
+    stop = threading.Event()
+    dispatch = Dispatcher(engine=ledger, run=run_advance, clock=utc_now, workers=2)
     context = contextvars.copy_context()
-    worker = threading.Thread(
-        target=context.run,
-        args=(serve_tasks, advance_request_task),
-        kwargs={"timeout": 900},
-        daemon=True,
-    )
-    worker.start()
-    yield
+    thread = threading.Thread(target=context.run, args=(dispatch.serve, stop), daemon=True)
+    thread.start()
+    yield dispatch
+    stop.set()
+    thread.join(timeout=60)
 
 
 @pytest.fixture
 def receiver(
-    pipeline_env: dict[str, str], slack: SlackSandbox, task_worker: None, ledger: Engine
+    pipeline_env: dict[str, str], slack: SlackSandbox, dispatcher: Dispatcher, ledger: Engine
 ) -> Iterator[ThreadedServer]:
     """The receiver served on a free port, with the Slack stand-in delivering to it.
 
-    On the way out it waits until every advance this test caused has run: the task worker
-    outlives the test, and a late run would read the next test's environment.
+    On the way out it waits until every event this test caused is applied.
     """
     runtime = Runtime.load()
-    app = create_app(runtime, advance=trigger_advance)
+    app = create_app(runtime, advance=ledger_only)
     with ThreadedServer(app) as server:
         slack.configure_receiver(
             f"{server.url}/slack/events", pipeline_env["GOVFLOW_SLACK_SIGNING_SECRET"]
         )
         yield server
-        eventually(lambda: quiet(ledger), timeout=60)
+        eventually(lambda: quiet(ledger) and dispatcher.idle(), timeout=60)
 
 
 def quiet(engine: Engine) -> bool:
-    """No event waits to be applied and no advance run is scheduled or running."""
+    """No event waits to be applied."""
     with make_sessionmaker(engine).begin() as session:
-        if session.scalar(select(EventRow.id).where(EventRow.processed_at.is_(None)).limit(1)):
-            return False
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["advance-request"]))
+        return (
+            session.scalar(select(EventRow.id).where(EventRow.processed_at.is_(None)).limit(1))
+            is None
         )
-    return all(run.state_type in FINAL for run in runs)
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
