@@ -76,6 +76,10 @@ HINTS: dict[str, str] = {
     "http_timeout_seconds": "set GOVFLOW_HTTP_TIMEOUT_SECONDS to a positive whole number",
     "advance_workers": "set GOVFLOW_ADVANCE_WORKERS to a whole number between 1 and 64",
     "environment": "set GOVFLOW_ENVIRONMENT to development or production",
+    "runner_health_port": "set GOVFLOW_RUNNER_HEALTH_PORT to a TCP port between 1 and 65535, "
+    "or unset it",
+    "installation": "set GOVFLOW_INSTALLATION to a short lowercase name (letters, digits, "
+    "dashes; starting with a letter), e.g. govflow-staging",
     "data_dir": "set GOVFLOW_DATA_DIR to a writable directory",
 }
 
@@ -137,6 +141,11 @@ class Settings(BaseSettings):
     # How long a Jira or Slack call may wait for its answer before it counts as failed.
     http_timeout_seconds: int = Field(default=30, gt=0)
     environment: Literal["development", "production"] = "development"
+    # The runner's /healthz, /readyz and /metrics; unset: none (`govflow serve` picks a port).
+    runner_health_port: int | None = Field(default=None, ge=1, le=65535)
+    # Names this installation's deployments, tags and artifacts on a Prefect server that
+    # other installations (staging, another team) share, so none takes another's work.
+    installation: str = Field(default="govflow", pattern=r"^[a-z][a-z0-9-]{0,39}$")
 
     @field_validator("jira_projects", mode="before")
     @classmethod
