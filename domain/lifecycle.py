@@ -130,7 +130,8 @@ from domain.sop import (
     revise_text,
 )
 from domain.sop_merge import Conflict, rebase, render_diff
-from domain.stages import TERMINAL, TRANSITIONS, Stage, check_transition
+from domain.stages import STAGES, TERMINAL, TRANSITIONS, Stage, Turn, check_transition
+from domain.waiting import TeamProgress, WaitingOn
 
 # A Jira comment holds at most 32,767 characters.
 MAX_COMMENT = 32_767
@@ -366,6 +367,37 @@ class RequestState(BaseModel):
     def owner_team(self) -> str:
         """The team that publishes the SOP update: the route's SOP owner, else the experts."""
         return self.sop_owner_team or self.expert_team
+
+    def team_progress(self, rules: Rules, team: str) -> TeamProgress | None:
+        """Where `team` stands in the current round; None if it does not sign off."""
+        signoff = self.signoff_team(team)
+        if signoff is None:
+            return None
+        roster = eligible_roster(rules, team, self.requester)
+        mine = [d for d in self.round_decisions() if d.team == team]
+        counted = tally(team, signoff.quorum, roster, mine)
+        return TeamProgress.of(team, team_label(rules, team), self.round, counted, len(roster))
+
+    def waiting_on(self, rules: Rules) -> WaitingOn:
+        """Who holds the request now, from the stage table; the one answer every surface shows."""
+        progress = tuple(p for s in self.signoff if (p := self.team_progress(rules, s.team)))
+        turn = STAGES[self.stage].turn
+        teams: tuple[str, ...] = ()
+        person: Person | None = None
+        match turn:
+            case Turn.EXPERTS:
+                teams, person = (self.expert_team,), self.assignee
+            case Turn.SIGNOFF:
+                # Nobody left deciding cannot last (the round completes); show the experts.
+                teams = tuple(p.team for p in progress if not p.done) or (self.expert_team,)
+            case Turn.REQUESTER:
+                person = self.requester
+            case Turn.SOP_OWNER:
+                teams = (self.owner_team,)
+                # The assignee is an expert: theirs to prepare only when the experts own the SOP.
+                person = self.assignee if self.owner_team == self.expert_team else None
+        names = tuple(team_label(rules, t) for t in teams)
+        return WaitingOn(self.stage, turn, teams, names, person, progress)
 
     @property
     def draft_hashes(self) -> tuple[str, ...]:

@@ -134,11 +134,16 @@ def progress_text(
 ) -> str:
     """A short progress line for a sign-off card, e.g. "1 of 2 approvals"."""
     counted = tally(team, quorum, roster, decisions)
-    noun = "approval" if counted.required == 1 else "approvals"
-    text = f"{counted.approvals} of {counted.required} {noun}"
-    if counted.state is TeamState.REJECTED:
+    return progress_words(counted.state, counted.approvals, counted.required)
+
+
+def progress_words(state: TeamState, approvals: int, required: int) -> str:
+    """ "1 of 2 approvals", with ", rejected" or ", changes requested" when it ended so."""
+    noun = "approval" if required == 1 else "approvals"
+    text = f"{approvals} of {required} {noun}"
+    if state is TeamState.REJECTED:
         return f"{text}, rejected"
-    if counted.state is TeamState.CHANGES_REQUESTED:
+    if state is TeamState.CHANGES_REQUESTED:
         return f"{text}, changes requested"
     return text
 

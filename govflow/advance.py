@@ -19,11 +19,11 @@ from datetime import datetime
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from config.rules import Rules
 from domain.errors import InvalidTransition, LedgerError, NotEntitled, UnknownSop
 from domain.lifecycle import EVENTS, Event, PublishSop, RequestState, SubmitAssessment, apply
 from domain.notices import Notice, RequesterMatched, SopPublished
 from domain.sop import SopVersion
-from domain.stages import Stage
 from govflow.delegation_sources import known_delegations
 from govflow.effects import EffectContext, EffectWriter
 from govflow.intake import warn_unreachable
@@ -106,21 +106,13 @@ def advance_request(
         row.updated_at = now
         writer.refresh_root(state, clocks=[])
     summary.stage_after = row.stage
-    summary.holder = holder_of(state)
+    summary.holder = holder_of(state, context.rules)
     return summary
 
 
-def holder_of(state: RequestState) -> str:
-    """Who the request waits on now, for run tags and the board."""
-    if state.stage == Stage.EXPERT_REVIEW:
-        return state.expert_team
-    if state.stage == Stage.SIGN_OFF:
-        return ",".join(t.team for t in state.signoff)
-    if state.stage == Stage.NEEDS_INFO:
-        return "requester"
-    if state.stage == Stage.SOP_UPDATE:
-        return state.owner_team
-    return "govflow"
+def holder_of(state: RequestState, rules: Rules) -> str:
+    """Who the request waits on now, as rules keys, for run tags."""
+    return state.waiting_on(rules).tag
 
 
 def _registry_for(

@@ -185,14 +185,15 @@ def _route(
     writer = EffectWriter(session, row, context, now)
     writer.queue(EffectKind.JIRA_COMMENT, {"body": body}, "acknowledged")
     writer.transition(Stage(row.stage), f"{row.stage}:{row.fingerprint}")
-    channel = route.slack_channel or rules.teams[route.expert_team].slack_channel
-    text, blocks = render_request_root(request_card(row, rules, context, ticket.reporter_name))
-    writer.queue(
-        EffectKind.SLACK_ROOT, {"channel": channel, "text": text, "blocks": blocks}, "thread-root"
-    )
     requester = with_known_slack_id(session, requester_of(ticket))
     state = begin(ticket.key, requester, route, rules, now)
     row.state = state.model_dump(mode="json")
+    channel = route.slack_channel or rules.teams[route.expert_team].slack_channel
+    card = request_card(row, rules, context, ticket.reporter_name, state=state)
+    text, blocks = render_request_root(card)
+    writer.queue(
+        EffectKind.SLACK_ROOT, {"channel": channel, "text": text, "blocks": blocks}, "thread-root"
+    )
     writer.assignment_card(state)
     warn_unreachable(session, writer, state, route.name, now)
     reconcile_request(session, row.id, writer.context, now)
@@ -274,12 +275,16 @@ def with_known_slack_id(session: Session, requester: Person) -> Person:
 
 
 def request_card(
-    row: RequestRow, rules: Rules, context: IntakeContext, requester: str
+    row: RequestRow,
+    rules: Rules,
+    context: IntakeContext,
+    requester: str,
+    *,
+    state: RequestState,
 ) -> RequestCard:
-    """The root-message card of a request as the ledger has it now."""
+    """The root-message card of a request just routed: who holds it is `state`'s answer."""
     request_type = rules.request_types.get(row.request_type or "")
     domain = rules.domains.get(row.domain or "")
-    expert = rules.teams.get(row.expert_team or "")
     return RequestCard(
         jira_key=row.jira_key,
         jira_url=context.issue_url(row.jira_key),
@@ -289,7 +294,7 @@ def request_card(
         market=row.market or "?",
         priority=row.priority,
         stage=row.stage,
-        held_by=expert.name if expert else "moderation strategy",
+        held_by=state.waiting_on(rules).label,
         requester=requester or row.requester_email or "requester",
     )
 

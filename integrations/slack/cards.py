@@ -35,7 +35,7 @@ from domain.lifecycle import RequestState, SopDraft
 from domain.people import Person, roster_member
 from domain.signoff import Decision, TeamState, Verdict, decision_for, progress_text, tally
 from domain.sop_merge import render_diff
-from domain.stages import Stage
+from domain.stages import Stage, Turn
 from integrations.slack.blocks import (
     BLANK,
     BUTTON_TEXT,
@@ -52,6 +52,7 @@ from integrations.slack.blocks import (
     link,
     mrkdwn,
     mrkdwn_text,
+    person_ref,
     plain_text,
     slack_mention,
     units,
@@ -825,43 +826,51 @@ def _quorum_text(kind: QuorumKind, n: int | None, members: int) -> str:
 
 def _team_status(state: RequestState, rules: Rules, team: str) -> str:
     """Where `team` stands in the current round, in a few words for a card."""
-    signoff = state.signoff_team(team)
-    if signoff is None or state.round == 0:
+    progress = state.team_progress(rules, team)
+    if progress is None or state.round == 0:
         return "Not started"
-    roster = eligible_roster(rules, team, state.requester)
-    decided = [d for d in state.round_decisions() if d.team == team]
-    counted = tally(team, signoff.quorum, roster, decided)
-    if counted.state is not TeamState.PENDING:
-        return TEAM_STATE_LABELS[counted.state]
-    progress = progress_text(team, signoff.quorum, roster, decided)
+    if progress.state is not TeamState.PENDING:
+        return TEAM_STATE_LABELS[progress.state]
     if state.stage is Stage.SIGN_OFF:
-        return f"Pending · {progress}"
+        return f"Pending · {progress.text}"
     if state.stage is Stage.EXPERT_REVIEW:
         return "Waiting for the revised assessment"
     if state.stage is Stage.NEEDS_INFO:
-        return f"Paused · {progress}"
-    return f"Not decided · {progress}"
+        return f"Paused · {progress.text}"
+    return f"Not decided · {progress.text}"
 
 
 def _held_by(state: RequestState, rules: Rules, requester_label: str) -> str:
-    expert = team_label(rules, state.expert_team)
-    assignee = state.assignee.label if state.assignee is not None else None
-    match state.stage:
-        case Stage.RECEIVED | Stage.EXPERT_REVIEW:
-            return assignee or f"{expert} (unclaimed)"
-        case Stage.NEEDS_INFO:
-            return f"{requester_label or state.requester.label} (to answer a question)"
-        case Stage.SIGN_OFF:
-            pending = [
-                team_label(rules, s.team)
-                for s in state.signoff
-                if _team_status(state, rules, s.team).startswith("Pending")
-            ]
-            return ", ".join(pending) or expert
-        case Stage.SOP_UPDATE:
-            return f"{assignee or expert} (SOP update)"
+    waiting = state.waiting_on(rules)
+    if waiting.turn is Turn.REQUESTER and requester_label:
+        return f"{requester_label} (to answer a question)"
+    return waiting.label
+
+
+def status_text(state: RequestState, rules: Rules) -> str:
+    """Whom the request waits for, in a sentence or two for `/govflow status`."""
+    waiting = state.waiting_on(rules)
+    teams = ", ".join(waiting.names)
+    match waiting.turn:
+        case Turn.EXPERTS if waiting.person is not None:
+            return f"{person_ref(waiting.person)} is assessing it."
+        case Turn.EXPERTS:
+            return f"Waiting for {teams} to claim it."
+        case Turn.REQUESTER:
+            return f"Waiting for {state.requester.label} to answer on Jira."
+        case Turn.SIGNOFF:
+            lines = [f"• {p.name}: {_marker(p.state)} ({p.text})" for p in waiting.signoff]
+            return f"Sign-off round {state.round}:\n" + "\n".join(lines)
+        case Turn.SOP_OWNER:
+            return f"Every team approved; waiting for {teams} to publish the SOP update."
+        case Turn.NOBODY:
+            return "Nothing more is waiting on anyone."
         case _:
-            return BLANK
+            return ""
+
+
+def _marker(state: TeamState) -> str:
+    return "waiting" if state is TeamState.PENDING else state.value.lower()
 
 
 def _pushback(state: RequestState) -> Decision | None:

@@ -57,7 +57,6 @@ from domain.entitlement import (
     DelegationLike,
     as_delegations,
     authorize,
-    eligible_roster,
     local_date,
     team_label,
 )
@@ -73,8 +72,7 @@ from domain.errors import (
 )
 from domain.lifecycle import Event, RequestState, apply
 from domain.people import Person, roster_member, same_person
-from domain.signoff import TeamState, progress_text, tally
-from domain.stages import TERMINAL, Stage
+from domain.stages import stage_info
 from integrations.db.audit import record_audit, record_trigger_failure
 from integrations.db.delegations import add_delegation
 from integrations.db.events import record_event
@@ -83,7 +81,7 @@ from integrations.db.requests import find_request
 from integrations.follow_ups import FollowUps
 from integrations.http_body import receive
 from integrations.slack import modals
-from integrations.slack.blocks import STAGE_LABELS
+from integrations.slack.cards import status_text
 from integrations.slack.identity import IdentityResolver, JiraAccounts
 from integrations.slack.interactions import (
     USAGE,
@@ -836,29 +834,7 @@ class SlackHandlers:
         return f"*{key}* is {_stage_words(state.stage.value)}. {self._holder(state)}"
 
     def _holder(self, state: RequestState) -> str:
-        if state.stage is Stage.EXPERT_REVIEW:
-            if state.assignee is not None:
-                return f"{_mention(state.assignee)} is assessing it."
-            return f"Waiting for {team_label(self.rules, state.expert_team)} to claim it."
-        if state.stage is Stage.NEEDS_INFO:
-            return f"Waiting for {state.requester.label} to answer on Jira."
-        if state.stage is Stage.SIGN_OFF:
-            lines = []
-            for signoff in state.signoff:
-                roster = eligible_roster(self.rules, signoff.team, state.requester)
-                mine = [d for d in state.round_decisions() if d.team == signoff.team]
-                counted = tally(signoff.team, signoff.quorum, roster, mine)
-                progress = progress_text(signoff.team, signoff.quorum, roster, mine)
-                marker = (
-                    "waiting" if counted.state is TeamState.PENDING else counted.state.value.lower()
-                )
-                lines.append(f"• {team_label(self.rules, signoff.team)}: {marker} ({progress})")
-            return f"Sign-off round {state.round}:\n" + "\n".join(lines)
-        if state.stage is Stage.SOP_UPDATE:
-            return "Every team approved; the SOP update is being prepared."
-        if state.stage in TERMINAL:
-            return "Nothing more is waiting on anyone."
-        return ""
+        return status_text(state, self.rules)
 
     def _out_of_office(self, command: SlashCommand, now: datetime) -> str:
         """Record `/govflow ooo` after checking who asks and the dates; the answer either way."""
@@ -999,12 +975,9 @@ def _who(person: Person) -> str:
     return person.email or person.slack_id or person.jira_account_id or "unknown"
 
 
-def _mention(person: Person) -> str:
-    return f"<@{person.slack_id}>" if person.slack_id else person.label
-
-
 def _stage_words(stage: str) -> str:
-    return STAGE_LABELS.get(stage, stage).lower()
+    info = stage_info(stage)
+    return info.words if info is not None else stage
 
 
 def _reason(refusal: Exception) -> str:
