@@ -10,7 +10,7 @@ from prefect import flow
 from flows.run_tags import add_run_tags
 from govflow.intake import IntakeOutcome
 from govflow.runtime import Runtime
-from integrations.prefect_ui.artifacts import publish_board
+from integrations.prefect_ui.artifacts import publish_changes_now
 from tasks.advance import apply_events
 from tasks.intake import (
     advance_intake_cursor,
@@ -48,7 +48,9 @@ def intake() -> dict[str, Any]:
     delivery = deliver_effects(runtime)
     changed = sorted(key for key, o in outcomes.items() if o.changed)
     add_run_tags(changed)
-    publish_board(runtime)
+    if changed or replied or matched or delivery.sent:
+        # Now, not debounced: this run's process ends with the run.
+        publish_changes_now(runtime)
     return {
         "seen": len(tickets),
         "outcomes": {o.value: sum(1 for v in outcomes.values() if v is o) for o in IntakeOutcome},

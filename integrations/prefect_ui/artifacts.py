@@ -10,7 +10,8 @@ Artifacts are written with the client, not `create_markdown_artifact`: the board
 published from wherever a change happens, inside a flow run or not, and Prefect deprecates
 the helper outside runs. An artifact first created inside a run stays linked to that run.
 
-`publish_board` is debounced: the first call publishes at once, calls within
+`publish_board` also sends the Prefect events of the changes since its last run
+(`integrations.prefect_ui.events`). It is debounced: the first call publishes at once, calls within
 `BOARD_MIN_INTERVAL` of a publication are folded into one publication at the end of the
 interval (a timer in this process), so a burst of clicks costs one board, not one per click.
 """
@@ -45,6 +46,7 @@ from integrations.prefect_ui.board import (
     read_board,
     state_of,
 )
+from integrations.prefect_ui.events import emit_new_events
 
 # Publications of the board closer together than this are folded into one.
 BOARD_MIN_INTERVAL = 5.0
@@ -186,11 +188,17 @@ class Debounced:
             self._action(runtime)
 
 
-_board = Debounced(publish_board_now, BOARD_MIN_INTERVAL)
+def publish_changes_now(runtime: Runtime) -> None:
+    """Publish the board and send the Prefect events of every change since the last time."""
+    publish_board_now(runtime)
+    emit_new_events(runtime)
+
+
+_board = Debounced(publish_changes_now, BOARD_MIN_INTERVAL)
 
 
 def publish_board(runtime: Runtime) -> None:
-    """Publish the board soon: now, or folded with others into one within a few seconds."""
+    """Publish the board and the new events soon: now, or folded with others within seconds."""
     _board(runtime)
 
 
