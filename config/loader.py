@@ -33,7 +33,7 @@ from config.rules import PRIORITIES, EscalationAction, EscalationStep, QuorumKin
 from domain.errors import ConfigError, ConfigProblem
 from domain.routing import matches
 from domain.signoff import required_approvals
-from domain.stages import TERMINAL, Stage
+from domain.stages import TERMINAL, TIMED_STAGES, Stage
 
 # A rules file has a few thousand values; more means aliases multiplying or referring to
 # themselves, which would make validation take forever.
@@ -41,8 +41,6 @@ MAX_VALUES = 100_000
 Loc = Sequence[str | int]
 Combo = tuple[str, str, str]  # request type, domain, market
 
-# Stages whose work runs on an SLA clock and so needs a target for every priority.
-TIMED_STAGES = (Stage.EXPERT_REVIEW, Stage.SIGN_OFF, Stage.SOP_UPDATE)
 # Which top-level section a reference field names.
 REFERENCES = {
     "team": "teams",

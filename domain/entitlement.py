@@ -56,7 +56,7 @@ from domain.signoff import (
     required_approvals,
     tally,
 )
-from domain.stages import TERMINAL, Stage
+from domain.stages import STAGES, TERMINAL, Stage
 
 if TYPE_CHECKING:
     from domain.lifecycle import RequestState
@@ -116,16 +116,6 @@ _VERB: dict[Action, str] = {
     Action.APPROVE: "approve it",
     Action.REJECT: "reject it",
     Action.REQUEST_CHANGES: "request changes to it",
-}
-_STAGE_WORDS: dict[Stage, str] = {
-    Stage.RECEIVED: "not triaged yet",
-    Stage.NEEDS_INFO: "waiting for the requester's answer",
-    Stage.EXPERT_REVIEW: "in expert review",
-    Stage.SIGN_OFF: "in sign-off",
-    Stage.SOP_UPDATE: "approved and waiting for its SOP update",
-    Stage.DONE: "done",
-    Stage.REJECTED: "rejected",
-    Stage.CANCELLED: "cancelled",
 }
 _TEAM_WORDS: dict[TeamState, str] = {
     TeamState.APPROVED: "already signed off",
@@ -257,7 +247,7 @@ def authorize(
     allowed = _STAGES[action]
     if state.stage not in allowed:
         raise InvalidTransition(
-            f"{state.key} is {_STAGE_WORDS[state.stage]}, so {_CANNOT[action]} now"
+            f"{state.key} is {STAGES[state.stage].words}, so {_CANNOT[action]} now"
         )
     away = as_delegations(delegations)
     if action in _VERB:

@@ -378,18 +378,21 @@ class RequestState(BaseModel):
         counted = tally(team, signoff.quorum, roster, mine)
         return TeamProgress.of(team, team_label(rules, team), self.round, counted, len(roster))
 
-    def waiting_on(self, rules: Rules) -> WaitingOn:
-        """Who holds the request now, from the stage table; the one answer every surface shows."""
+    def waiting_on(self, rules: Rules, *, at: Stage | None = None) -> WaitingOn:
+        """Who holds the request now (or would at stage `at`): the one answer every surface shows.
+
+        Whose turn it is comes from the stage table; SLA clocks run for the teams named here.
+        """
+        stage = at or self.stage
         progress = tuple(p for s in self.signoff if (p := self.team_progress(rules, s.team)))
-        turn = STAGES[self.stage].turn
+        turn = STAGES[stage].turn
         teams: tuple[str, ...] = ()
         person: Person | None = None
         match turn:
             case Turn.EXPERTS:
                 teams, person = (self.expert_team,), self.assignee
             case Turn.SIGNOFF:
-                # Nobody left deciding cannot last (the round completes); show the experts.
-                teams = tuple(p.team for p in progress if not p.done) or (self.expert_team,)
+                teams = tuple(p.team for p in progress if not p.done)
             case Turn.REQUESTER:
                 person = self.requester
             case Turn.SOP_OWNER:
@@ -397,7 +400,7 @@ class RequestState(BaseModel):
                 # The assignee is an expert: theirs to prepare only when the experts own the SOP.
                 person = self.assignee if self.owner_team == self.expert_team else None
         names = tuple(team_label(rules, t) for t in teams)
-        return WaitingOn(self.stage, turn, teams, names, person, progress)
+        return WaitingOn(stage, turn, teams, names, person, progress)
 
     @property
     def draft_hashes(self) -> tuple[str, ...]:

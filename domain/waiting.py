@@ -80,7 +80,7 @@ class WaitingOn:
             case Turn.EXPERTS:
                 return person or f"{teams} (unclaimed)"
             case Turn.SIGNOFF:
-                return teams
+                return teams or NOBODY
             case Turn.REQUESTER:
                 return f"{person} (to answer a question)"
             case Turn.SOP_OWNER:

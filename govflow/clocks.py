@@ -73,7 +73,7 @@ from domain.notices import (
     TeamSignedOff,
 )
 from domain.people import Person
-from domain.signoff import Decision, TeamState, decision_for, tally
+from domain.signoff import Decision, decision_for
 from domain.sla import (
     BREACH,
     Schedule,
@@ -94,7 +94,7 @@ from domain.sla import (
     target_time,
     threshold_schedule,
 )
-from domain.stages import Stage
+from domain.stages import STAGES, TIMED_STAGES, Stage
 from integrations.db.audit import record_audit
 from integrations.db.clocks import (
     PAUSED,
@@ -123,11 +123,8 @@ ACTOR = "govflow"
 _ZERO = timedelta(0)
 # Events older than this without an `advance` run applying them mean a lost trigger.
 STALLED_AFTER = timedelta(seconds=30)
-STAGE_LABELS = {
-    Stage.EXPERT_REVIEW: "expert review",
-    Stage.SIGN_OFF: "sign-off",
-    Stage.SOP_UPDATE: "SOP update",
-}
+# Timed stages in a sentence ("the sign-off clock"), from the stage table.
+STAGE_LABELS = {stage: STAGES[stage].noun for stage in TIMED_STAGES}
 STATE_LABELS = {
     SlaState.ON_TRACK: "on track",
     SlaState.AT_RISK: "at risk",
@@ -237,30 +234,16 @@ class _Wanted:
         return (self.stage.value, self.team, self.round)
 
 
-def wanted_clocks(state: RequestState, rules: Rules, route: Route | None) -> list[_Wanted]:
-    """The clocks that should exist for `state` (paused ones included), in start order."""
+def wanted_clocks(state: RequestState, rules: Rules) -> list[_Wanted]:
+    """The clocks that should exist for `state` (paused ones included), in start order.
+
+    One per team whose turn it is in a timed stage (`RequestState.waiting_on`); a pause for
+    the requester keeps the clocks of the stage it will resume.
+    """
     stage = state.resume_stage if state.stage is Stage.NEEDS_INFO else state.stage
-    if stage is Stage.EXPERT_REVIEW:
-        return [_Wanted(stage, state.expert_team, state.round)]
-    if stage is Stage.SIGN_OFF:
-        return [
-            _Wanted(stage, s.team, state.round)
-            for s in state.signoff
-            if not _signed_off(state, rules, s.team)
-        ]
-    if stage is Stage.SOP_UPDATE:
-        owner = (route.sop_owner_team if route is not None else None) or state.expert_team
-        return [_Wanted(stage, owner, state.round)]
-    return []
-
-
-def _signed_off(state: RequestState, rules: Rules, team: str) -> bool:
-    signoff = state.signoff_team(team)
-    if signoff is None:
-        return True
-    roster = eligible_roster(rules, team, state.requester)
-    mine = [d for d in state.round_decisions() if d.team == team]
-    return tally(team, signoff.quorum, roster, mine).state is TeamState.APPROVED
+    if stage is None or not STAGES[stage].timed:
+        return []
+    return [_Wanted(stage, team, state.round) for team in state.waiting_on(rules, at=stage).teams]
 
 
 def sync_clocks(
@@ -280,7 +263,7 @@ def sync_clocks(
     route = _route(rules, request.route_name)
     rows = list(clocks_of(session, request.id, lock=True))
     before = _earliest_due(rows)
-    wanted = wanted_clocks(state, rules, route)
+    wanted = wanted_clocks(state, rules)
     wanted_keys = {w.key for w in wanted}
     waiting = state.stage is Stage.NEEDS_INFO
     sync = _Sync(session=session, request=request, rules=rules, book=book, now=now)

@@ -34,17 +34,10 @@ from slack_sdk.models.blocks import (
 
 from config.rules import SLACK_USER_ID
 from domain.people import Person
+from domain.stages import STAGES, stage_label
 
-STAGE_LABELS = {
-    "RECEIVED": "Received",
-    "NEEDS_INFO": "Waiting on requester",
-    "EXPERT_REVIEW": "Expert review",
-    "SIGN_OFF": "Stakeholder sign-off",
-    "SOP_UPDATE": "SOP update",
-    "DONE": "Done",
-    "REJECTED": "Rejected",
-    "CANCELLED": "Cancelled",
-}
+# Stage headings by stage value, from the stage table (importers may still use this name).
+STAGE_LABELS = {stage.value: info.label for stage, info in STAGES.items()}
 
 # Slack's documented limits, in one place.
 SECTION_TEXT = 3000
@@ -276,7 +269,7 @@ class RequestCard:
 
 def render_request_root(card: RequestCard) -> tuple[str, list[dict[str, Any]]]:
     """The root message of a request's thread: fallback text and blocks."""
-    stage = STAGE_LABELS.get(card.stage, card.stage)
+    stage = stage_label(card.stage)
     text = clip_mrkdwn(f"{card.jira_key} · {card.summary} · {stage}", MESSAGE_TEXT)
     title = f"{card.jira_key} · {card.request_type}" if _given(card.request_type) else card.jira_key
     facts = [("Stage", stage), ("Held by", card.held_by)]

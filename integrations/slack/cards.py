@@ -35,7 +35,7 @@ from domain.lifecycle import RequestState, SopDraft
 from domain.people import Person, roster_member
 from domain.signoff import Decision, TeamState, Verdict, decision_for, progress_text, tally
 from domain.sop_merge import render_diff
-from domain.stages import Stage, Turn
+from domain.stages import Stage, Turn, stage_label
 from integrations.slack.blocks import (
     BLANK,
     BUTTON_TEXT,
@@ -43,7 +43,6 @@ from integrations.slack.blocks import (
     FIELD_TEXT,
     HEADER_TEXT,
     MESSAGE_TEXT,
-    STAGE_LABELS,
     RequestCard,
     clip,
     clip_mrkdwn,
@@ -245,7 +244,7 @@ def render_assignment_card(view: AssignmentView) -> tuple[str, Blocks]:
     if view.is_open:
         text = f"{view.jira_key} needs an expert assessment: {view.summary}"
     else:
-        text = f"{view.jira_key}: {view.outcome or STAGE_LABELS.get(view.stage, view.stage)}"
+        text = f"{view.jira_key}: {view.outcome or stage_label(view.stage)}"
     title = link(view.jira_url, f"{view.jira_key} · {view.summary}", 2800)
     fields = [
         mrkdwn_text(f"*Held by*\n{holder}", FIELD_TEXT),
@@ -287,7 +286,7 @@ def render_assignment_card(view: AssignmentView) -> tuple[str, Blocks]:
             )
         )
     else:
-        stage = STAGE_LABELS.get(view.stage, view.stage)
+        stage = stage_label(view.stage)
         outcome = f"*{clip_mrkdwn(stage, 100)}*"
         if view.outcome:
             outcome += f" · {clip_mrkdwn(view.outcome, 2500)}"
@@ -727,7 +726,7 @@ def _sop_final_state(view: SopUpdateView) -> str:
         )
     if view.stage == Stage.EXPERT_REVIEW:
         return "↩️ *Sent back* to expert review; nothing was published"
-    return CLOSED_BY_STAGE.get(view.stage, f"*{STAGE_LABELS.get(view.stage, view.stage)}*")
+    return CLOSED_BY_STAGE.get(view.stage, f"*{stage_label(view.stage)}*")
 
 
 def _decision_line(line: DecisionLine) -> str:
@@ -754,7 +753,7 @@ def _final_state(view: ApprovalView) -> str:
         return f"❌ *Rejected* by {view.team_name}"
     if view.team_state == TeamState.CHANGES_REQUESTED:
         return f"✏️ *Changes requested* by {view.team_name}; back with the expert"
-    return CLOSED_BY_STAGE.get(view.stage, f"*{STAGE_LABELS.get(view.stage, view.stage)}*")
+    return CLOSED_BY_STAGE.get(view.stage, f"*{stage_label(view.stage)}*")
 
 
 def _links(jira_url: str, thread_url: str, extra: str) -> ContextBlock:
