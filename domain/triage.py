@@ -9,8 +9,9 @@ from domain.errors import TicketInvalid, TicketProblem
 from domain.routing import route_request
 from domain.ticket import FieldValue, Ticket
 
-# Routing needs these whatever the request type lists as required.
-ROUTING_FIELDS = ("request_type", "domain", "market")
+# Routing needs these whatever the request type lists as required; the request type is read
+# from the field `jira.request_type_field` names.
+ROUTING_FIELDS = ("domain", "market")
 # How much of a wrong value a problem quotes back: enough to recognise it, and short enough
 # that a pasted essay keeps the comment listing every problem inside Jira's 32,767 characters.
 QUOTE_MAX = 60
@@ -31,13 +32,14 @@ def triage(ticket: Ticket, rules: Rules) -> Triaged:
     """Validate `ticket` and route it; raise TicketInvalid listing every problem found."""
     problems: list[TicketProblem] = []
     request_type = _lookup_request_type(ticket, rules, problems)
-    required = list(ROUTING_FIELDS)
+    type_field = rules.jira.request_type_field
+    required = [type_field, *ROUTING_FIELDS]
     if request_type is not None:
         required += [
             f for f in rules.request_types[request_type].required_fields if f not in required
         ]
     for name in required:
-        if name == "request_type":
+        if name == type_field:
             continue
         problem = _check_field(name, rules.fields.get(name), ticket, rules)
         if problem is not None:
@@ -78,18 +80,19 @@ def priority_of(ticket: Ticket, rules: Rules) -> Priority:
 
 
 def _lookup_request_type(ticket: Ticket, rules: Rules, problems: list[TicketProblem]) -> str | None:
-    field = rules.fields.get("request_type")
+    name = rules.jira.request_type_field
+    field = rules.fields.get(name)
     label = field.label if field else "Request type"
-    if "request_type" in ticket.malformed:
-        problems.append(_malformed("request_type", label, ticket.malformed["request_type"]))
+    if name in ticket.malformed:
+        problems.append(_malformed(name, label, ticket.malformed[name]))
         return None
-    value = _text(ticket.values.get("request_type"))
+    value = _text(ticket.values.get(name))
     known = {rt.jira_value.casefold(): key for key, rt in rules.request_types.items()}
     choices = ", ".join(rt.jira_value for rt in rules.request_types.values())
     if not value:
         problems.append(
             TicketProblem(
-                field="request_type",
+                field=name,
                 label=label,
                 message="is empty",
                 fix=f"Choose one of: {choices}.",
@@ -99,7 +102,7 @@ def _lookup_request_type(ticket: Ticket, rules: Rules, problems: list[TicketProb
     if value.casefold() not in known:
         problems.append(
             TicketProblem(
-                field="request_type",
+                field=name,
                 label=label,
                 message=f"{quoted(value)} is not a request type we handle",
                 fix=f"Choose one of: {choices}.",
