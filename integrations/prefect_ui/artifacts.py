@@ -41,6 +41,7 @@ from integrations.prefect_ui.board import (
     BOARD_ROWS,
     COLUMNS,
     BoardRow,
+    OpenRequest,
     board_markdown,
     board_row,
     read_board,
@@ -222,7 +223,7 @@ def board_rows(
     found = clocks or {}
     rows = [
         board_row(
-            r,
+            OpenRequest.of(r),
             state_of(r.state),
             found.get(r.id, ()),
             rules=rules,

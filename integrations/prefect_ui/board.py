@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -44,6 +44,8 @@ BOARD_KEY = "open-requests"
 BOARD_ROWS = 1000
 COLUMNS = ("request", "summary", "stage", "held by", "sign-off", "SLA", "thread", "age")
 _ZERO = timedelta(0)
+# Ids per IN list: SQLite allows 32,766 bound parameters, and long lists plan slowly anyway.
+_IN_CHUNK = 1000
 _PROGRESS_MARKS = {TeamState.REJECTED: " rejected", TeamState.CHANGES_REQUESTED: " changes asked"}
 
 
@@ -76,6 +78,57 @@ class Board:
 # ---- reading the ledger ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class OpenRequest:
+    """The columns of a request the board reads (plain values: no ORM objects to build)."""
+
+    id: int
+    jira_key: str
+    summary: str
+    stage: str
+    state: dict[str, Any] | None
+    facts: dict[str, Any] | None
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, row: RequestRow) -> OpenRequest:
+        """From a ledger row."""
+        return cls(
+            row.id, row.jira_key, row.summary, row.stage, row.state, row.facts, row.created_at
+        )
+
+
+class ClockLike(Protocol):
+    """What the board reads of an SLA clock (`SlaClockRow` fits)."""
+
+    @property
+    def team(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def due_at(self) -> datetime | None: ...
+
+    @property
+    def calendar(self) -> str: ...
+
+    @property
+    def clock(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class LiveClock:
+    """A running or paused clock of a request shown on the board."""
+
+    request_id: int
+    team: str
+    status: str
+    due_at: datetime | None
+    calendar: str
+    clock: dict[str, Any]
+
+
 def read_board(
     session: Session,
     rules: Rules,
@@ -94,13 +147,21 @@ def read_board(
         .subquery()
     )
     query = (
-        select(RequestRow, earliest.c.due)
+        select(
+            RequestRow.id,
+            RequestRow.jira_key,
+            RequestRow.summary,
+            RequestRow.stage,
+            RequestRow.state,
+            RequestRow.facts,
+            RequestRow.created_at,
+        )
         .outerjoin(earliest, earliest.c.request_id == RequestRow.id)
         .where(is_open)
         .order_by(earliest.c.due.is_(None), earliest.c.due, RequestRow.created_at, RequestRow.id)
         .limit(limit)
     )
-    shown = session.execute(query).all()
+    shown = [OpenRequest(*row) for row in session.execute(query)]
     open_total = session.scalar(select(func.count()).select_from(RequestRow).where(is_open)) or 0
     overdue_total = (
         session.scalar(
@@ -110,13 +171,22 @@ def read_board(
         )
         or 0
     )
-    ids = [request.id for request, _ in shown]
-    clocks: dict[int, list[SlaClockRow]] = {}
-    if ids:
-        live = select(SlaClockRow).where(
-            SlaClockRow.request_id.in_(ids), SlaClockRow.status.in_([RUNNING, PAUSED])
+    clocks: dict[int, list[LiveClock]] = {}
+    ids = [request.id for request in shown]
+    for chunk in range(0, len(ids), _IN_CHUNK):
+        live = select(
+            SlaClockRow.request_id,
+            SlaClockRow.team,
+            SlaClockRow.status,
+            SlaClockRow.due_at,
+            SlaClockRow.calendar,
+            SlaClockRow.clock,
+        ).where(
+            SlaClockRow.request_id.in_(ids[chunk : chunk + _IN_CHUNK]),
+            SlaClockRow.status.in_([RUNNING, PAUSED]),
         )
-        for clock in session.scalars(live):
+        for row in session.execute(live):
+            clock = LiveClock(*row)
             clocks.setdefault(clock.request_id, []).append(clock)
     book = CalendarBook(rules)
     rows = tuple(
@@ -129,7 +199,7 @@ def read_board(
             now=now,
             jira_browse_url=jira_browse_url,
         )
-        for request, _ in shown
+        for request in shown
     )
     return Board(rows=rows, open_total=open_total, overdue_total=overdue_total, now=now)
 
@@ -149,9 +219,9 @@ def state_of(raw: dict[str, Any] | None) -> RequestState | None:
 
 
 def board_row(
-    request: RequestRow,
+    request: OpenRequest,
     state: RequestState | None,
-    clocks: Sequence[SlaClockRow],
+    clocks: Sequence[ClockLike],
     *,
     rules: Rules,
     book: CalendarBook,
@@ -196,7 +266,7 @@ def signoff_progress(state: RequestState, rules: Rules) -> str:
 
 
 def sla_text(
-    clocks: Iterable[SlaClockRow], rules: Rules, book: CalendarBook, now: datetime
+    clocks: Iterable[ClockLike], rules: Rules, book: CalendarBook, now: datetime
 ) -> tuple[str, bool]:
     """The most urgent clock as working time left or overdue, due on the team's wall clock.
 
