@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     # The runner's /healthz, /readyz and /metrics; unset: none (`govflow serve` picks a port).
     runner_health_port: int | None = Field(default=None, ge=1, le=65535)
+    # Its interface: 0.0.0.0 where a probe comes from outside (a container's orchestrator).
+    runner_health_host: str = "127.0.0.1"
     # Names this installation's deployments, tags and artifacts on a Prefect server that
     # other installations (staging, another team) share, so none takes another's work.
     installation: str = Field(default="govflow", pattern=r"^[a-z][a-z0-9-]{0,39}$")

@@ -26,6 +26,7 @@ from flows.advance import run_advance
 from flows.intake import intake
 from flows.sla_watchdog import sla_watchdog
 from govflow.dispatch import Dispatcher
+from govflow.health import serve_runner_health
 from govflow.runtime import shared_engine, utc_now
 
 # A poll that outlasts its interval must not be joined by a second one doing the same work.
@@ -98,9 +99,11 @@ def main() -> None:
     settings = load_settings()
     served = deployments(settings)
     crash_interrupted_runs([f"{d.flow_name}/{d.name}" for d in served])
+    engine = shared_engine(settings.database_url)
+    serve_runner_health(settings, engine, utc_now)
     stop = threading.Event()
     dispatcher = Dispatcher(
-        engine=shared_engine(settings.database_url),
+        engine=engine,
         run=run_advance,
         clock=utc_now,
         workers=settings.advance_workers,

@@ -6,6 +6,8 @@ Routes:
     POST /slack/events   Slack clicks, modal submissions, `/govflow` (integrations.slack.receiver)
     POST /jira/webhook   Jira issue and comment webhooks (`JiraWebhookEndpoint` below)
     GET  /healthz        liveness
+    GET  /readyz         readiness: the ledger answers (govflow.health)
+    GET  /metrics        Prometheus: the ledger's backlog, ack latency (govflow.metrics)
 With `GOVFLOW_SLACK_APP_TOKEN` set, Slack is received over Socket Mode instead (the same
 handlers); the HTTP app still serves Jira's webhooks.
 
@@ -49,6 +51,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -61,7 +64,9 @@ from domain.lifecycle import RequesterReplied, RequestState
 from domain.people import Person
 from domain.stages import Stage
 from govflow.delegation_sources import known_delegations
+from govflow.health import LedgerCheck, Readiness, health_routes, prefect_check
 from govflow.intake import IntakeContext, record_ticket
+from govflow.metrics import AckTimer, ack_histogram, ledger_registry
 from govflow.requesters import look_up, record_lookup_failure
 from govflow.runtime import Runtime, slack_lookups, utc_now
 from integrations.db.audit import record_audit, record_trigger_failure
@@ -454,16 +459,19 @@ def create_app(
         ),
     )
 
-    async def healthz(request: Request) -> Response:
-        """Liveness: the process answers."""
-        return JSONResponse({"ok": True})
-
+    # Health and metrics (govflow.health): ready while the ledger answers.
+    registry = ledger_registry(runtime.engine, now)
+    readiness = Readiness(
+        required={"ledger": LedgerCheck(runtime.engine)}, reported={"prefect": prefect_check()}
+    )
+    timed = {"/slack/events": "slack", "/jira/webhook": "jira"}
     app = Starlette(
         routes=[
             Route("/slack/events", slack.endpoint, methods=["POST"]),
             Route("/jira/webhook", jira.endpoint, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
+            *health_routes(readiness, registry),
+        ],
+        middleware=[Middleware(AckTimer, histogram=ack_histogram(registry), paths=timed)],
     )
     app.state.bolt = bolt
     app.state.follow_ups = follow_ups

@@ -107,7 +107,7 @@ class Supervisor:
             self._start_prefect()
         self._check_stop()
         if "runner" in self.only:
-            self._spawn("runner", [sys.executable, "-m", "flows.runner"], "serving deployments")
+            self._start_runner()
         if "receiver" in self.only:
             self._start_receiver()
         sandboxes = self.settings.uses_sandbox_jira and self.settings.uses_sandbox_slack
@@ -124,6 +124,14 @@ class Supervisor:
         ledger = self.env.get("GOVFLOW_DATABASE_URL", self.settings.database_url)
         write_serve_file(self.data_dir, RunningSandbox(os.getpid(), ledger, url, prefect))
         self._check_stop()
+
+    def _start_runner(self) -> None:
+        """The runner, with its health and metrics server on a port of its own."""
+        port = self.settings.runner_health_port or free_port()
+        self.env["GOVFLOW_RUNNER_HEALTH_PORT"] = str(port)
+        host = self.settings.runner_health_host
+        where = f"serving deployments; health at http://{host}:{port}/readyz and /metrics"
+        self._spawn("runner", [sys.executable, "-m", "flows.runner"], where)
 
     def _start_receiver(self) -> None:
         """The receiver on the receiver port: Slack over HTTP, or Socket Mode with an app token.
@@ -147,7 +155,7 @@ class Supervisor:
             f"Slack over Socket Mode; Jira webhooks at {url}/jira/webhook"
             if app_token
             else f"{url}/slack/events and {url}/jira/webhook"
-        )
+        ) + f"; health at {url}/readyz and /metrics"
         self._spawn(
             "receiver", [sys.executable, "-m", "govflow.receiver", "--port", str(port)], where
         )
