@@ -34,6 +34,7 @@ from govflow.prefect_server import free_port, prefect_server_command, wait_until
 from govflow.startup import prepare_ledger
 from govflow.waiting import wait_for_http
 from integrations.db.engine import make_engine
+from integrations.prefect_ui.urls import board_url
 from sandbox.console.launch import CONSOLE_PORT, RunningSandbox, console_argv, write_serve_file
 from sandbox.jira.control import RemoteJiraSandbox
 from sandbox.slack.sandbox import RemoteSlackSandbox
@@ -106,6 +107,9 @@ class Supervisor:
         if "prefect" in self.only and not self.env.get("PREFECT_API_URL"):
             self._start_prefect()
         self._check_stop()
+        if self.env.get("PREFECT_API_URL"):
+            board = board_url(self.env["PREFECT_API_URL"])
+            self.say(f"board       {board}  <- open requests, most urgent first")
         if "runner" in self.only:
             self._start_runner()
         if "receiver" in self.only:

@@ -37,7 +37,6 @@ from govflow.runtime import Runtime, utc_now
 from integrations.db.audit import audit_trail
 from integrations.db.models import AuditRow, RequestRow, SlaClockRow
 from integrations.prefect_ui.board import (
-    BOARD_KEY,
     BOARD_ROWS,
     COLUMNS,
     BoardRow,
@@ -48,6 +47,7 @@ from integrations.prefect_ui.board import (
     state_of,
 )
 from integrations.prefect_ui.events import emit_new_events
+from integrations.prefect_ui.urls import BOARD_KEY, board_url
 
 # Publications of the board closer together than this are folded into one.
 BOARD_MIN_INTERVAL = 5.0
@@ -59,16 +59,6 @@ __all__ = ["BOARD_KEY", "board_url", "publish_board", "publish_request_timeline"
 def artifact_key(jira_key: str) -> str:
     """The artifact key of a request's timeline (Prefect keys: lowercase, digits, dashes)."""
     return "request-" + re.sub(r"[^a-z0-9-]+", "-", jira_key.lower()).strip("-")
-
-
-def board_url(api_url: str) -> str:
-    """The Prefect UI page that always shows the board as last published."""
-    return f"{ui_url(api_url)}/artifacts/key/{BOARD_KEY}"
-
-
-def ui_url(api_url: str) -> str:
-    """The Prefect UI's base URL for the server whose API is at `api_url`."""
-    return api_url.rstrip("/").removesuffix("/api")
 
 
 # ---- keeping one artifact per key --------------------------------------------------------

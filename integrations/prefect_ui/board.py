@@ -38,7 +38,6 @@ from integrations.db.clocks import PAUSED, RUNNING
 from integrations.db.models import RequestRow, SlaClockRow
 from integrations.slack.blocks import STAGE_LABELS
 
-BOARD_KEY = "open-requests"
 # Rows shown by default: the most urgent first. Beyond about a thousand rows a board is no
 # longer read, and the browser slows down; the header says how many more are open.
 BOARD_ROWS = 1000
