@@ -52,6 +52,7 @@ from integrations.slack.cards import (
     sop_update_view,
 )
 from integrations.slack.notices import thread_reply
+from integrations.slack.precedents import kept_precedents
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ class EffectWriter:
             summary=self.row.summary,
             jira_url=self.context.issue_url(self.row.jira_key),
             thread_url=self._thread_url(),
+            precedents=kept_precedents(self.row.facts),
         )
 
     def _approval_view(self, state: RequestState, team: str) -> Any:

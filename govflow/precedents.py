@@ -26,6 +26,7 @@ from domain.precedents import (
     search_terms,
 )
 from domain.stages import Stage
+from integrations.db.audit import record_audit
 from integrations.db.models import RequestRow, SopRow, SopVersionRow
 from integrations.db.search import (
     REQUEST,
@@ -171,3 +172,22 @@ def _outcome(stage: str) -> Outcome:
     if stage == Stage.REJECTED:
         return "REJECTED"
     return "CANCELLED"
+
+
+def keep_precedents(session: Session, row: RequestRow, jira_url: str, now: datetime) -> Precedents:
+    """Find the routed request's precedents and keep them in its facts, audited."""
+    found = find_precedents(session, query_for(row), now)
+    row.facts = {**row.facts, "precedents": found.model_dump(mode="json"), "jira_url": jira_url}
+    record_audit(
+        session,
+        at=now,
+        actor="govflow",
+        action="precedents_found",
+        request_id=row.id,
+        detail={
+            "requests": [r.key for r in found.requests],
+            "passages": [f"{p.sop_id} v{p.version} {p.number}" for p in found.passages],
+            "notes": list(found.notes),
+        },
+    )
+    return found

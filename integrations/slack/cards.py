@@ -33,6 +33,7 @@ from config.rules import QuorumKind, Rules
 from domain.entitlement import DelegationLike, as_delegations, eligible_roster, team_label
 from domain.lifecycle import RequestState, SopDraft
 from domain.people import Person, roster_member
+from domain.precedents import Precedents
 from domain.signoff import Decision, TeamState, Verdict, decision_for, progress_text, tally
 from domain.sop_merge import render_diff
 from domain.stages import Stage, Turn, stage_label
@@ -57,6 +58,7 @@ from integrations.slack.blocks import (
     units,
 )
 from integrations.slack.interactions import ActionId, button_value
+from integrations.slack.precedents import precedent_blocks
 
 # How much of the proposed change and rationale a card shows; the thread has the full text.
 PREVIEW = 1200
@@ -117,6 +119,7 @@ class AssignmentView:
     facts: list[tuple[str, str]] = field(default_factory=list)
     feedback: list[str] = field(default_factory=list)
     outcome: str = ""
+    precedents: Precedents | None = None
 
     @property
     def is_open(self) -> bool:
@@ -262,6 +265,9 @@ def render_assignment_card(view: AssignmentView) -> tuple[str, Blocks]:
     if view.feedback:
         lines = "\n".join(f"• {clip_mrkdwn(line, 600)}" for line in view.feedback[:4])
         blocks.append(SectionBlock(text=mrkdwn_text(f"*Sent back by sign-off*\n{lines}")))
+    if view.is_open:
+        # What the expert weighs while assessing (issue 15); gone once assessed.
+        blocks += precedent_blocks(view.precedents, view.jira_url)
     if view.is_open:
         value = button_value(view.jira_key, view.round)
         claimed = view.assignee is not None
@@ -513,6 +519,7 @@ def assignment_view(
     jira_url: str,
     thread_url: str,
     facts: Sequence[tuple[str, str]] = (),
+    precedents: Precedents | None = None,
 ) -> AssignmentView:
     """The assignment card's view of `state`; `facts` adds ("Priority", "P2")-style pairs."""
     assignee = state.assignee
@@ -530,6 +537,7 @@ def assignment_view(
         facts=list(facts),
         feedback=_feedback(state, rules) if state.stage is Stage.EXPERT_REVIEW else [],
         outcome=_outcome(state, rules),
+        precedents=precedents,
     )
 
 

@@ -29,6 +29,7 @@ from slack_sdk.models.views import View
 
 from domain.assessment import MAX_SOPS, MAX_TEXT, Assessment, Recommendation, Risk
 from domain.lifecycle import RequestState, SopConflict, SopDraft
+from domain.precedents import Precedents
 from domain.sop import edit_template, section_headings
 from integrations.slack.blocks import (
     clip,
@@ -39,6 +40,7 @@ from integrations.slack.blocks import (
     units,
 )
 from integrations.slack.interactions import ActionId, ButtonClick, InputId, modal_metadata
+from integrations.slack.precedents import precedent_blocks
 
 # Slack: a select offers at most 100 options, or 100 groups of at most 100 options; an option
 # label holds 75 characters and its value 150; a modal title 24.
@@ -86,10 +88,17 @@ def assessment_modal(
     *,
     channel_id: str | None = None,
     message_ts: str | None = None,
+    precedents: Precedents | None = None,
+    jira_url: str = "",
 ) -> dict[str, Any]:
-    """The expert's assessment form; `sop_choices` are (SOP id, title), `initial` prefills it."""
+    """The expert's assessment form; `sop_choices` are (SOP id, title), `initial` prefills it.
+
+    `precedents` (kept at routing) are shown above the inputs; `jira_url` is the request's
+    Jira URL, from which the precedents' links are made.
+    """
     blocks: list[Block] = [
         SectionBlock(text=mrkdwn_text(f"Your assessment of *{clip_mrkdwn(jira_key, 100)}*.")),
+        *precedent_blocks(precedents, jira_url),
         _select(
             InputId.RECOMMENDATION,
             "Recommendation",
@@ -311,6 +320,8 @@ def modal_for_click(
     initial: Assessment | None = None,
     team_name: str | None = None,
     state: RequestState | None = None,
+    precedents: Precedents | None = None,
+    jira_url: str = "",
 ) -> dict[str, Any] | None:
     """The modal a click opens, tied to the card clicked; None for clicks that open none.
 
@@ -326,7 +337,15 @@ def modal_for_click(
     if click.action is ActionId.SOP_SEND_BACK:
         return send_back_modal(click.jira_key, click.round, team_name=team_name, **where)
     if click.action is ActionId.ASSESS:
-        return assessment_modal(click.jira_key, click.round, sop_choices, initial, **where)
+        return assessment_modal(
+            click.jira_key,
+            click.round,
+            sop_choices,
+            initial,
+            precedents=precedents,
+            jira_url=jira_url,
+            **where,
+        )
     if click.action is ActionId.ASK:
         return ask_modal(click.jira_key, click.round, click.team, **where)
     if click.team is None:

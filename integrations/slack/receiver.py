@@ -98,6 +98,7 @@ from integrations.slack.interactions import (
     parse_slash_command,
 )
 from integrations.slack.port import SlackPort
+from integrations.slack.precedents import kept_precedents
 
 log = logging.getLogger(__name__)
 
@@ -429,7 +430,7 @@ class SlackHandlers:
                 ensure_current(click, state)
                 if event is None:
                     self._authorize_modal(session, click, actor, state, now)
-                    view = self._modal(session, click, state)
+                    view = self._modal(session, click, state, row.facts)
                     return OpenModal(request_id=row.id, view=view)
                 self._precheck(session, state, event, now)
             except (InvalidTransition, NotEntitled, ValueError) as refusal:
@@ -482,14 +483,23 @@ class SlackHandlers:
             team=team,
         )
 
-    def _modal(self, session: Session, click: ButtonClick, state: RequestState) -> Any:
+    def _modal(
+        self,
+        session: Session,
+        click: ButtonClick,
+        state: RequestState,
+        facts: Mapping[str, Any] | None = None,
+    ) -> Any:
         """The modal a button opens, about the request as the ledger has it now."""
+        facts = dict(facts or {})
         view = modals.modal_for_click(
             click,
             sop_choices=self.sop_choices(session) if click.action is ActionId.ASSESS else (),
             initial=state.assessment,
             team_name=team_label(self.rules, click.team) if click.team else None,
             state=state,
+            precedents=kept_precedents(facts),
+            jira_url=str(facts.get("jira_url", "")),
         )
         if view is None:
             raise ValueError(f"{click.action} opens no form")
