@@ -84,8 +84,16 @@ def put_markdown(key: str, markdown: str, description: str) -> UUID:
             known = found[0].latest_id if found else None
         if known is not None:
             try:
-                client.update_artifact(
-                    known, ArtifactUpdate(data=markdown, description=description)
+                # The PATCH itself, not `client.update_artifact`: that also emits a
+                # `prefect.artifact.updated` event carrying the whole text, which would grow
+                # Prefect's event table by a board per publication (and a 10,000-row board
+                # is over the 1.5 MB event limit).
+                change = ArtifactUpdate(data=markdown, description=description)
+                client.request(
+                    "PATCH",
+                    "/artifacts/{id}",
+                    json=change.model_dump(mode="json", exclude_unset=True),
+                    path_params={"id": known},
                 )
             except (ObjectNotFound, PrefectHTTPStatusError) as error:
                 if not _not_found(error):
