@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
@@ -17,7 +18,7 @@ from domain.ticket import Ticket
 from domain.triage import Triaged, triage
 from govflow.effects import EffectContext, EffectWriter
 from govflow.request_clocks import reconcile_request
-from integrations.db.audit import record_audit
+from integrations.db.audit import latest_audit, record_audit
 from integrations.db.clocks import slack_ids_by_email
 from integrations.db.models import RequestRow
 from integrations.db.requests import ensure_request, lock_request
@@ -127,13 +128,23 @@ def _ask_for_fixes(
     context: IntakeContext,
     now: datetime,
 ) -> None:
-    """Tell the requester what to fix, once per distinct version of the ticket."""
+    """Tell the requester what to fix, once per distinct list of problems.
+
+    An edit that fixes nothing (the summary reworded, say) leaves the list as it was, and the
+    comment already on the ticket still says it; a list that differs from the last one told
+    is told, even one told before (A, then B, then A again), so the latest comment is right.
+    """
     if row.stage != Stage.NEEDS_INFO:
         _move(session, row, Stage.NEEDS_INFO, now, reason="ticket incomplete")
         row.resume_stage = Stage.RECEIVED
     body = render_incomplete(invalid.problems, requester_account_id=ticket.reporter_account_id)
+    told = hashlib.sha256(body.encode()).hexdigest()[:32]
     writer = EffectWriter(session, row, context, now)
-    writer.queue(EffectKind.JIRA_COMMENT, {"body": body}, f"incomplete:{row.fingerprint}")
+    last = latest_audit(session, row.id, "ticket_incomplete")
+    if last is None or last.detail.get("told") != told:
+        # Keyed on what was told before: the same list can come back after another one.
+        after = last.id if last is not None else 0
+        writer.queue(EffectKind.JIRA_COMMENT, {"body": body}, f"incomplete:{told}:{after}")
     writer.transition(Stage(row.stage), f"{row.stage}:{row.fingerprint}")
     record_audit(
         session,
@@ -142,7 +153,7 @@ def _ask_for_fixes(
         action="ticket_incomplete",
         request_id=row.id,
         reason=str(invalid),
-        detail={"problems": [p.field for p in invalid.problems]},
+        detail={"problems": [p.field for p in invalid.problems], "told": told},
     )
 
 

@@ -54,3 +54,14 @@ def audit_trail(session: Session, request_id: int) -> Sequence[AuditRow]:
     """Every audit record of a request, oldest first."""
     query = select(AuditRow).where(AuditRow.request_id == request_id).order_by(AuditRow.id)
     return session.scalars(query).all()
+
+
+def latest_audit(session: Session, request_id: int, action: str) -> AuditRow | None:
+    """The request's most recent audit record of `action`, if it has one."""
+    query = (
+        select(AuditRow)
+        .where(AuditRow.request_id == request_id, AuditRow.action == action)
+        .order_by(AuditRow.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
