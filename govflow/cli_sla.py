@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from config.loader import load_rules
 from config.rules import Rules
-from config.settings import load_settings
+from config.settings import load_settings, redact_url
 from domain.errors import ConfigError
 from govflow.clocks import explain_request
+from govflow.sandbox_ledger import ledger_to_read
 from integrations.db.engine import make_engine, make_sessionmaker
 
 sla_app = typer.Typer(
@@ -75,7 +76,10 @@ def _ledger() -> Iterator[tuple[Session, Rules]]:
         for problem in exc.problems:
             typer.echo(problem.render(), err=True)
         raise _fail("fix the configuration above (or run `govflow check-config`)") from None
-    url, shown = settings.database_url, settings.database_url_redacted
+    url, why = ledger_to_read(settings)
+    shown = redact_url(url)
+    if why:
+        typer.echo(why, err=True)
     try:
         parsed = make_url(url)
     except ArgumentError:

@@ -19,10 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from config.settings import load_settings
+from config.settings import load_settings, redact_url
 from domain.errors import ConfigError, UnknownSop
 from domain.sop import SopVersion
 from domain.sop_merge import render_diff
+from govflow.sandbox_ledger import ledger_to_read
 from govflow.sop_import import render_sop_markdown
 from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.db.sops import (
@@ -77,7 +78,10 @@ def _registry() -> Iterator[Session]:
         for problem in exc.problems:
             typer.echo(problem.render(), err=True)
         raise _fail("fix the settings above (or run `govflow check-config`)") from None
-    url, shown = settings.database_url, settings.database_url_redacted
+    url, why = ledger_to_read(settings)
+    shown = redact_url(url)
+    if why:
+        typer.echo(why, err=True)
     try:
         parsed = make_url(url)
     except ArgumentError:

@@ -9,10 +9,11 @@ front-end build, the pages work without script, and the browser test drives real
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -42,6 +43,7 @@ def _local(url: str | None, default: str) -> str:
 def create_console_app(backend: Backend) -> Starlette:
     """The console's ASGI app over one `Backend`."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    env.filters["clock"] = _clock
 
     def acting(request: Request) -> Person:
         return backend.person(request.cookies.get(COOKIE))
@@ -58,6 +60,10 @@ def create_console_app(backend: Backend) -> Starlette:
             **context,
         )
         return HTMLResponse(page, status_code=status)
+
+    def form_context() -> dict[str, Any]:
+        types = list(backend.rules.request_types.values())
+        return {"form": backend.form, "types": types, "form_types": len(types)}
 
     def names(slack_id: str) -> str:
         return backend.name(slack_id)
@@ -93,7 +99,7 @@ def create_console_app(backend: Backend) -> Starlette:
         )
 
     async def switch(request: Request) -> Response:
-        form = await request.form()
+        form = await _form(request)
         back = _local(str(form.get("back") or ""), "/")
         response = RedirectResponse(back, status_code=303)
         response.set_cookie(COOKIE, str(form.get("as") or ""), samesite="lax")
@@ -103,10 +109,10 @@ def create_console_app(backend: Backend) -> Starlette:
         return render(request, "jira_list.html", issues=backend.issues())
 
     def jira_new(request: Request) -> Response:
-        return render(request, "jira_new.html", form=backend.form, values={}, errors={})
+        return render(request, "jira_new.html", values={}, errors={}, **form_context())
 
     async def jira_create(request: Request) -> Response:
-        form = await request.form()
+        form = await _form(request)
         values = {f.key: str(form.get(f.key) or "").strip() for f in backend.form}
         priority = str(form.get("priority") or "").strip()
         fields: dict[str, Any] = {f.jira: values[f.key] for f in backend.form if values[f.key]}
@@ -119,7 +125,7 @@ def create_console_app(backend: Backend) -> Starlette:
                 request,
                 "jira_new.html",
                 status=400,
-                form=backend.form,
+                **form_context(),
                 values={**values, "priority": priority},
                 errors=exc.errors or {},
                 messages=exc.messages or [],
@@ -147,7 +153,7 @@ def create_console_app(backend: Backend) -> Starlette:
 
     async def jira_edit(request: Request) -> Response:
         key = request.path_params["key"].upper()
-        form = await request.form()
+        form = await _form(request)
         issue = backend.issue(key)
         current = issue["fields"]
         changed: dict[str, Any] = {}
@@ -171,7 +177,7 @@ def create_console_app(backend: Backend) -> Starlette:
 
     async def jira_comment(request: Request) -> Response:
         key = request.path_params["key"].upper()
-        form = await request.form()
+        form = await _form(request)
         body = str(form.get("body") or "").strip()
         if body:
             backend.comment(acting(request), key, body)
@@ -219,6 +225,7 @@ def create_console_app(backend: Backend) -> Starlette:
         }
         if request.query_params.get("fragment"):
             return render(request, "slack_feed.html", **context)
+        context["channels"] = backend.channels(person)
         return render(request, "slack_channel.html", **context)
 
     def slack_thread(request: Request) -> Response:
@@ -257,10 +264,11 @@ def create_console_app(backend: Backend) -> Starlette:
         }
         if request.query_params.get("fragment"):
             return render(request, "slack_feed.html", **context)
+        context["channels"] = backend.channels(person)
         return render(request, "slack_channel.html", **context)
 
     async def slack_click(request: Request) -> Response:
-        form = await request.form()
+        form = await _form(request)
         back = _local(str(form.get("back") or ""), "/slack")
         outcome = await _threadpool(
             backend.click,
@@ -310,7 +318,7 @@ def create_console_app(backend: Backend) -> Starlette:
             view = backend.view(person, view_id)
         except KeyError:
             return render(request, "missing.html", status=404, what=f"modal {view_id}")
-        form = await request.form()
+        form = await _form(request)
         posted = {k: [str(v) for v in form.getlist(k)] for k in form}
         values = submission_values(view.payload.get("blocks", []), posted)
         outcome = await _threadpool(backend.submit, person, view, values)
@@ -324,7 +332,7 @@ def create_console_app(backend: Backend) -> Starlette:
         return RedirectResponse(back, status_code=303)
 
     async def slack_slash(request: Request) -> Response:
-        form = await request.form()
+        form = await _form(request)
         back = _local(str(form.get("back") or ""), "/slack")
         person = acting(request)
         text = str(form.get("text") or "").strip().removeprefix("/govflow").strip()
@@ -355,11 +363,51 @@ def create_console_app(backend: Backend) -> Starlette:
     return Starlette(routes=routes)
 
 
+class Form:
+    """A posted urlencoded form (the console's pages post nothing else)."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        self.fields = fields
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The field's first value."""
+        values = self.fields.get(name)
+        return values[0] if values else default
+
+    def getlist(self, name: str) -> list[str]:
+        """Every value of the field (a multi-select posts one per choice)."""
+        return list(self.fields.get(name, []))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
+    def __getitem__(self, name: str) -> str:
+        return self.fields[name][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+
+async def _form(request: Request) -> Form:
+    """The request's urlencoded form (no python-multipart needed for that)."""
+    body = (await request.body()).decode("utf-8", "replace")
+    return Form(parse_qs(body, keep_blank_values=True))
+
+
 async def _threadpool(fn: Any, *args: Any) -> Any:
     """Run a blocking stand-in call off the event loop."""
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(fn, *args)
+
+
+def _clock(ts: str | float) -> str:
+    """A Slack ts as the time of day it names (UTC), as the client shows beside a message."""
+    try:
+        moment = datetime.fromtimestamp(float(ts), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return str(ts)
+    return moment.strftime("%H:%M:%S UTC")
 
 
 def _plain(obj: Any) -> str:

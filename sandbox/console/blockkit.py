@@ -27,6 +27,7 @@ _CODE = re.compile(r"`([^`\n]+)`")
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _ITALIC = re.compile(r"(?<![\w_])_(?!\s)([^_\n]+?)(?<!\s)_(?![\w_])")
 _STRIKE = re.compile(r"(?<![\w~])~(?!\s)([^~\n]+?)(?<!\s)~(?![\w~])")
+_HELD = re.compile("\x00(\\d+)\x00")
 _SLACK_ESCAPES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
@@ -67,6 +68,19 @@ def _inline(text: str) -> str:
     return _STRIKE.sub(r"<s>\1</s>", text)
 
 
+def _line_html(line: str, names: Names) -> str:
+    """One line of mrkdwn (no fences, no quote marker) as HTML."""
+    # Links become placeholders first, so `*<url|label>*` formats the link as a whole.
+    links: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        links.append(_link(match.group(1), names))
+        return f"\x00{len(links) - 1}\x00"
+
+    rendered = _inline(html.escape(_unslack(_LINK.sub(hold, line))))
+    return _HELD.sub(lambda m: links[int(m.group(1))], rendered)
+
+
 def _mrkdwn_lines(text: str, names: Names) -> str:
     """mrkdwn without fences: links, formatting, quotes, line breaks."""
     out: list[str] = []
@@ -80,14 +94,7 @@ def _mrkdwn_lines(text: str, names: Names) -> str:
     for line in text.split("\n"):
         is_quote = line.startswith("&gt;") or line.startswith(">")
         body = line.removeprefix("&gt;").removeprefix(">").lstrip(" ") if is_quote else line
-        parts: list[str] = []
-        last = 0
-        for match in _LINK.finditer(body):
-            parts.append(_inline(html.escape(_unslack(body[last : match.start()]))))
-            parts.append(_link(match.group(1), names))
-            last = match.end()
-        parts.append(_inline(html.escape(_unslack(body[last:]))))
-        rendered = "".join(parts)
+        rendered = _line_html(body, names)
         if is_quote:
             quote.append(rendered)
         else:
@@ -285,20 +292,28 @@ def _input(block: Mapping[str, Any], names: Names, modal: ModalState) -> str:
             control = (
                 f'<input type="text" name="{name}" value="{text}" placeholder="{placeholder}">'
             )
-    elif kind in ("static_select", "radio_buttons", "multi_static_select", "checkboxes"):
-        chosen = set(value) if isinstance(value, list) else {value}
-        multi = kind in ("multi_static_select", "checkboxes")
-        options = []
-        if not multi:
-            options.append('<option value="">Choose…</option>')
+    elif kind in ("multi_static_select", "checkboxes"):
+        # A list of checkboxes: what a multi-select offers, without ctrl-click.
+        chosen = set(value) if isinstance(value, list) else set()
+        boxes = []
         for option in _options(element):
             option_value = str(option.get("value", ""))
-            selected = " selected" if option_value in chosen else ""
+            checked = " checked" if option_value in chosen else ""
+            boxes.append(
+                f'<label class="check"><input type="checkbox" name="{name}" '
+                f'value="{html.escape(option_value)}"{checked}> '
+                f"{text_html(option.get('text'), names)}</label>"
+            )
+        control = f'<div class="checks">{"".join(boxes)}</div>'
+    elif kind in ("static_select", "radio_buttons"):
+        options = ['<option value="">Choose…</option>']
+        for option in _options(element):
+            option_value = str(option.get("value", ""))
+            selected = " selected" if option_value == value else ""
             group = f"{html.escape(str(option['group']))}: " if option.get("group") else ""
             text = group + text_html(option.get("text"), names)
             options.append(f'<option value="{html.escape(option_value)}"{selected}>{text}</option>')
-        size = f' multiple size="{min(8, max(3, len(options)))}"' if multi else ""
-        control = f'<select name="{name}"{size}>{"".join(options)}</select>'
+        control = f'<select name="{name}">{"".join(options)}</select>'
     elif kind == "datepicker":
         control = f'<input type="date" name="{name}" value="{html.escape(str(value or ""))}">'
     elif kind == "number_input":

@@ -1,0 +1,305 @@
+"""The sandbox console in a real browser: a request filed and clicked to Done by five people.
+
+`govflow serve` runs as `make run` runs it (stand-ins, Prefect server with its UI, runner,
+receiver, console) in a temporary data directory; headless chromium from Debian's packages
+does what the README's tour says, through the console's pages only:
+
+- Priya Raman (QA lead) files a review-standard change for SG onboarding in Jira;
+- Daniel Kim (onboarding expert) claims it in his channel and assesses it in the modal,
+  first leaving out the affected SOP, which govflow refuses inside the modal;
+- Priya tries to approve her own request in #qa-signoff: refused, she sees the ephemeral;
+- Tomas Herrera (QA), Grace Okafor (BPO) and Lucas Martin (merchant services) approve;
+- Daniel publishes the SOP update; the Jira ticket reads Done; the Prefect UI lists the
+  request's runs under its key's tag.
+
+GOVFLOW_SCREENSHOTS=docs/screenshots keeps a screenshot of each step (`make screenshots`).
+GOVFLOW_CONSOLE_URL=http://127.0.0.1:8400 walks a console already running instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+
+from govflow.prefect_server import free_port
+from tests.sandbox.console.browser import Person, Stuck, chromium, screenshots_dir, system_browser
+
+REQUESTER = "Priya Raman"
+EXPERT = "Daniel Kim"
+APPROVERS = (
+    ("Tomas Herrera", "qa-signoff"),
+    ("Grace Okafor", "bpo-operations"),
+    ("Lucas Martin", "merchant-services"),
+)
+
+
+def _browser_or_skip() -> None:
+    if system_browser() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have chromium and chromium-driver (.ci/run installs them)")
+        pytest.skip("apt-get install chromium chromium-driver to run the browser test")
+
+
+@pytest.fixture(scope="module")
+def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The console of a fresh `govflow serve` (or GOVFLOW_CONSOLE_URL's)."""
+    _browser_or_skip()
+    given = os.environ.get("GOVFLOW_CONSOLE_URL")
+    if given:
+        yield given
+        return
+    data = tmp_path_factory.mktemp("serve")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # Like a fresh clone: no Prefect server of the test session, no external services.
+        if not k.startswith(("PREFECT_", "GOVFLOW_"))
+    }
+    env.update(
+        GOVFLOW_DATA_DIR=str(data / "data"),
+        GOVFLOW_RECEIVER_PORT=str(free_port()),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+    )
+    log = (data / "serve.log").open("wb")
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "govflow", "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield _wait_for_console(data / "data" / "sandbox" / "serve.json", serve, data)
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGTERM)
+            try:
+                serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(serve.pid, signal.SIGKILL)
+                serve.wait()
+        log.close()
+
+
+def _wait_for_console(record: Path, serve: subprocess.Popen[bytes], data: Path) -> str:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if serve.poll() is not None:
+            raise AssertionError(f"govflow serve exited:\n{(data / 'serve.log').read_text()}")
+        if record.exists():
+            url = str(json.loads(record.read_text())["console_url"])
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return url
+        time.sleep(0.5)
+    raise AssertionError(f"no console within 180 s:\n{(data / 'serve.log').read_text()}")
+
+
+# --- the walk ----------------------------------------------------------------------------
+
+
+def file_request(person: Person) -> str:
+    """Priya files a complete review-standard change; returns the new ticket's key."""
+    person.open("/jira/new")
+    person.become(REQUESTER)
+    person.fill("request_type", "Review standard change")
+    person.fill("domain", "Merchant onboarding")
+    person.fill("market", "SG")
+    person.fill("summary", "Accept utility bills as address proof for SG home sellers")
+    person.fill(
+        "description",
+        "Home-based sellers in SG often have no tenancy agreement, so onboarding rejects them.",
+    )
+    person.fill(
+        "business_justification",
+        "About 120 sellers a month are rejected; 80% of them re-apply with a utility bill.",
+    )
+    person.fill("affected_sop", "SOP-MOB-001 Merchant KYC onboarding checks")
+    person.fill(
+        "proposed_change",
+        "Accept a utility bill under three months old as proof of address for home sellers.",
+    )
+    person.shot("01-create-request")
+    person.driver.find_element(By.ID, "create").click()
+    key = person.until(
+        "the new ticket's page",
+        lambda: (
+            person.driver.find_element(By.ID, "status")
+            and person.driver.current_url.rsplit("/", 1)[1].split("?")[0]
+        ),
+        reload=False,
+    )
+    assert key.startswith("MODREQ-"), key
+    return key
+
+
+def status_is(person: Person, key: str, status: str) -> None:
+    """Wait on the Jira ticket page until it shows `status`."""
+    person.open(f"/jira/{key}")
+    person.until(
+        f"{key} in status {status!r}",
+        lambda: person.driver.find_element(By.ID, "status").text == status,
+    )
+
+
+def click_card(person: Person, channel: str, key: str, button: str) -> None:
+    """In #channel, find the card about `key` with `button` (in a thread if need be); click."""
+    person.open("/slack")
+    person.driver.find_element(By.LINK_TEXT, f"#{channel}").click()
+    channel_url = person.driver.current_url.split("?")[0]
+
+    def find() -> bool:
+        person.open(channel_url)
+        card = person.message_about(key, button)
+        if card is None:
+            threads = [
+                link.get_attribute("href")
+                for message in person.driver.find_elements(By.CSS_SELECTOR, ".msg")
+                if message.get_attribute("data-key") == key
+                for link in message.find_elements(By.CSS_SELECTOR, "a.thread-link")
+            ]
+            for thread in threads:
+                person.open(str(thread))
+                card = person.message_about(key, button)
+                if card is not None:
+                    break
+        if card is None:
+            return False
+        found = person.button(button, card)
+        assert found is not None
+        found.click()
+        return True
+
+    person.until(f"a {button!r} button about {key} in #{channel}", find, reload=False)
+
+
+def test_request_walked_to_done_by_clicks(console_url: str) -> None:
+    """File, claim, assess, a refused self-approval, three approvals, publish: Done; /govflow."""
+    shots = screenshots_dir()
+    with chromium() as driver:
+        person = Person(driver, console_url, shots=shots, patience=120)
+        person.open("/")
+        person.shot("00-home")
+        key = file_request(person)
+        status_is(person, key, "In review")
+        person.shot("02-ticket-in-review")
+
+        # The expert claims in the thread of the request's card, then assesses.
+        person.become(EXPERT)
+        click_card(person, "onboarding-experts", key, "Claim")
+        person.until(
+            f"{EXPERT} holding {key}",
+            lambda: any(
+                key in m.text and EXPERT in m.text and "Held by" in m.text
+                for m in driver.find_elements(By.CSS_SELECTOR, ".msg")
+            ),
+        )
+        person.shot("03-claimed")
+        click_card(person, "onboarding-experts", key, "Submit assessment")
+        person.until("the assessment modal", lambda: driver.find_elements(By.ID, "modal"))
+        person.fill("recommendation", "Proceed to sign-off")
+        person.fill("risk", "Low")
+        person.fill("rationale", "Utility bills are the proof of address the other markets accept.")
+        person.fill(
+            "proposed_change",
+            "### 9 Proof of address\nA utility bill under three months old proves a home "
+            "seller's address.",
+        )
+        driver.find_element(By.ID, "modal-submit").click()
+        # Proceeding names no affected SOP: govflow refuses inside the modal, as Slack shows.
+        error = person.until(
+            "govflow's validation error in the modal",
+            lambda: driver.find_element(By.CSS_SELECTOR, ".bk-input.has-error .error").text,
+            reload=False,
+        )
+        assert "SOP" in error, error
+        person.shot("04-assessment-validation-error")
+        box = driver.find_element(By.CSS_SELECTOR, "input[type=checkbox][value='SOP-MOB-001']")
+        box.click()
+        driver.find_element(By.ID, "modal-submit").click()
+        person.until("the modal closed", lambda: not driver.find_elements(By.ID, "modal"))
+        status_is(person, key, "Awaiting approval")
+
+        # The requester may not approve her own request: an ephemeral says so.
+        person.become(REQUESTER)
+        click_card(person, "qa-signoff", key, "Approve")
+        ephemeral = person.until(
+            "the ephemeral refusing a self-approval",
+            lambda: next(
+                (
+                    e.text
+                    for e in driver.find_elements(By.CSS_SELECTOR, ".ephemeral")
+                    if key in e.text
+                ),
+                None,
+            ),
+        )
+        assert "Only visible to you" in ephemeral
+        assert f"You filed {key}, so you cannot approve it" in ephemeral, ephemeral
+        person.shot("05-self-approval-refused")
+
+        for approver, channel in APPROVERS:
+            person.become(approver)
+            click_card(person, channel, key, "Approve")
+            person.until(
+                f"govflow telling {approver} the approval is recorded",
+                lambda: any(
+                    f"Your approval on {key} is recorded" in e.text
+                    for e in driver.find_elements(By.CSS_SELECTOR, ".ephemeral")
+                ),
+            )
+            person.shot(f"06-approved-{channel}")
+
+        # Every team approved: the SOP owner (the expert team) publishes the update.
+        person.become(EXPERT)
+        _publish(person, key)
+        status_is(person, key, "Done")
+        person.shot("08-ticket-done")
+
+        runs = driver.find_element(By.PARTIAL_LINK_TEXT, "Prefect runs for").get_attribute("href")
+        assert runs is not None and runs.endswith(f"/runs?tag={key}")
+        person.open(runs)
+        person.until(
+            f"the Prefect UI listing runs tagged {key}",
+            lambda: f"{key} · DONE" in person.text() or f"{key} · " in person.text(),
+            reload=False,
+        )
+        person.shot("09-prefect-runs")
+
+        # `/govflow status KEY` answers only the person who typed it.
+        person.open("/slack")
+        person.become(REQUESTER)
+        driver.find_element(By.LINK_TEXT, "#qa-signoff").click()
+        person.fill("text", f"/govflow status {key}")
+        driver.find_element(By.ID, "slash").submit()
+        person.until(
+            "the answer to /govflow status",
+            lambda: any(
+                f"{key}" in e.text and "done" in e.text.lower() and "/govflow status" in e.text
+                for e in driver.find_elements(By.CSS_SELECTOR, ".ephemeral")
+            ),
+        )
+        person.shot("10-slash-status")
+
+
+def _publish(person: Person, key: str) -> None:
+    """Find the SOP update card (expert channel or a DM from govflow) and publish it."""
+    for place in ("onboarding-experts",):
+        try:
+            click_card(person, place, key, "Publish")
+        except Stuck:
+            continue
+        break
+    if person.driver.find_elements(By.ID, "modal"):
+        person.shot("07-publish-modal")
+        person.driver.find_element(By.ID, "modal-submit").click()
