@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint typecheck pytest bench soak clean
+.PHONY: install run test lint typecheck pytest bench soak screenshots clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "govflow needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
@@ -39,6 +39,10 @@ bench: install
 # The full fault soak and crash test (docs/reliability.md); e.g. SOAK_ARGS="--requests 20".
 soak: install
 	$(BIN)/python -m reliability soak $(SOAK_ARGS)
+
+# The README tour's screenshots: the console's browser test, keeping a picture of each step.
+screenshots: install
+	GOVFLOW_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/sandbox/console/test_browser_walk.py
 
 clean:
 	rm -rf $(VENV) .govflow .pytest_cache .mypy_cache .ruff_cache
