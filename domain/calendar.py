@@ -70,7 +70,7 @@ class HoursLike(Protocol):
 
 
 class CalendarRules(Protocol):
-    """The shape of config.rules.Calendar, so the domain need not import config."""
+    """The shape of domain.rules.Calendar that the arithmetic reads (tests pass lighter ones)."""
 
     @property
     def timezone(self) -> str: ...

@@ -8,18 +8,18 @@ wall clock.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Literal
 
 from domain.errors import ConfigError, ConfigProblem
+from domain.rules import DURATION
 
 Unit = Literal["m", "h", "d"]
 
-# Same grammar as config.rules.DURATION, repeated so the domain does not import config.
-_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>m|h|d)$")
+# The rules schema's grammar: what loads as a duration also parses as one.
+_DURATION = DURATION
 _MICROSECONDS = {"m": 60_000_000, "h": 3_600_000_000}
 
 

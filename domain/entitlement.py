@@ -44,9 +44,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from config.rules import OutOfOffice, Rules
 from domain.errors import InvalidTransition, NotEntitled
 from domain.people import Person, matches_entry, person_from_entry, roster_member, same_person
+from domain.rules import OutOfOffice, Rules
 from domain.signoff import (
     Decision,
     SignoffTeam,

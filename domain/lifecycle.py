@@ -66,7 +66,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from config.rules import RejectOutcome, Route, Rules
 from domain.assessment import MAX_TEXT, Assessment, Recommendation
 from domain.entitlement import (
     DECISIONS,
@@ -112,6 +111,7 @@ from domain.notices import (
     TeamSignedOff,
 )
 from domain.people import Person, same_person
+from domain.rules import RejectOutcome, Route, Rules
 from domain.signoff import (
     Decision,
     SignoffTeam,

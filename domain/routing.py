@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.rules import Match, Route, Rules
+from domain.rules import Match, Route, Rules
 
 
 def matches(match: Match, request_type: str, domain: str, market: str) -> bool:

@@ -20,8 +20,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from config.rules import Quorum, QuorumKind
 from domain.people import Person, matches_entry, roster_member
+from domain.rules import Quorum, QuorumKind
 from domain.sla import UtcDateTime
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.rules import FieldKind, Priority, Route, Rules, TicketField
 from domain.errors import TicketInvalid, TicketProblem
 from domain.routing import route_request
+from domain.rules import FieldKind, Priority, Route, Rules, TicketField
 from domain.ticket import FieldValue, Ticket
 
 # Routing needs these whatever the request type lists as required; the request type is read
