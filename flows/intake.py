@@ -10,7 +10,11 @@ from prefect import flow
 from flows.run_tags import add_run_tags
 from govflow.intake import IntakeOutcome
 from govflow.runtime import Runtime
-from integrations.prefect_ui.artifacts import publish_changes_now
+from integrations.prefect_ui.artifacts import (
+    publish_changes_now,
+    publish_request_timeline,
+    publish_timelines,
+)
 from tasks.advance import apply_events
 from tasks.intake import (
     advance_intake_cursor,
@@ -51,6 +55,9 @@ def intake() -> dict[str, Any]:
     if changed or replied or matched or delivery.sent:
         # Now, not debounced: this run's process ends with the run.
         publish_changes_now(runtime)
+    publish_timelines(runtime, changed)
+    for request_id in dict.fromkeys([*replied, *matched]):
+        publish_request_timeline(runtime, request_id)
     return {
         "seen": len(tickets),
         "outcomes": {o.value: sum(1 for v in outcomes.values() if v is o) for o in IntakeOutcome},

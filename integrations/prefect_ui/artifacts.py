@@ -27,15 +27,23 @@ from uuid import UUID
 
 from prefect import get_client
 from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
-from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    FlowRunFilter,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.runtime import flow_run
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from config.rules import Rules
 from govflow.clocks import CalendarBook
 from govflow.runtime import Runtime, utc_now
 from integrations.db.audit import audit_trail
-from integrations.db.models import AuditRow, RequestRow, SlaClockRow
+from integrations.db.models import IdentityRow, RequestRow, SlaClockRow
 from integrations.prefect_ui.board import (
     BOARD_ROWS,
     COLUMNS,
@@ -45,13 +53,14 @@ from integrations.prefect_ui.board import (
     board_row,
     read_board,
     state_of,
+    waiting_on_text,
 )
 from integrations.prefect_ui.events import emit_new_events
-from integrations.prefect_ui.urls import BOARD_KEY, board_url
+from integrations.prefect_ui.journey import Links, journey_markdown, names_for, steps_of, waits_of
+from integrations.prefect_ui.urls import BOARD_KEY, board_url, ui_url
 
 # Publications of the board closer together than this are folded into one.
 BOARD_MIN_INTERVAL = 5.0
-TIMELINE_LIMIT = 200
 
 __all__ = ["BOARD_KEY", "board_url", "publish_board", "publish_request_timeline"]
 
@@ -247,40 +256,90 @@ def _row_values(row: BoardRow) -> tuple[str, ...]:
     )
 
 
-# ---- request timelines -------------------------------------------------------------------
+# ---- request journeys --------------------------------------------------------------------
+
+# The request's latest runs linked from its journey.
+RUN_LINKS = 10
 
 
-def timeline_markdown(request: RequestRow, trail: Sequence[AuditRow]) -> str:
-    """A request's audit trail as a markdown table, newest last."""
-    lines = [
-        f"# {request.jira_key} · {request.stage}",
-        "",
-        f"{_cell(request.summary)}",
-        "",
-        "| when (UTC) | who | what | why |",
-        "|---|---|---|---|",
-    ]
-    shown = list(trail)[-TIMELINE_LIMIT:]
-    if len(trail) > len(shown):
-        lines.append(f"| | | ({len(trail) - len(shown)} earlier entries) | |")
-    lines += [
-        f"| {row.at:%Y-%m-%d %H:%M:%S} | {_cell(row.actor)} | {_cell(row.action)} | "
-        f"{_cell(row.reason)} |"
-        for row in shown
-    ]
-    return "\n".join(lines)
+def journey_of(
+    session: Session,
+    request: RequestRow,
+    rules: Rules,
+    browse_url: str,
+    runs: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The journey markdown of one request as the ledger has it now."""
+    state = state_of(request.state)
+    trail = audit_trail(session, request.id)
+    actors = {row.actor for row in trail if row.actor and "@" not in row.actor}
+    emails = {
+        slack_id: email
+        for slack_id, email in session.execute(
+            select(IdentityRow.slack_user_id, IdentityRow.email).where(
+                IdentityRow.slack_user_id.in_(sorted(actors))
+            )
+        ).tuples()
+        if slack_id is not None
+    }
+    names = names_for(state, emails)
+    steps = steps_of(trail, rules, names)
+    book = CalendarBook(rules)
+    waits = waits_of(steps, state, rules, book)
+    team = rules.teams.get(request.expert_team or "")
+    return journey_markdown(
+        key=request.jira_key,
+        summary=request.summary,
+        stage=request.stage,
+        held_by=waiting_on_text(state, rules) if state is not None else "",
+        steps=steps,
+        waits=waits,
+        links=Links(
+            jira=f"{browse_url.rstrip('/')}/browse/{request.jira_key}" if browse_url else "",
+            thread=str((request.facts or {}).get("thread_url") or ""),
+            runs=tuple(runs),
+        ),
+        calendar=book.get(team.calendar) if team is not None else None,
+        now=utc_now(),
+        created_at=request.created_at,
+    )
 
 
 def publish_request_timeline(runtime: Runtime, request_id: int) -> None:
-    """Publish the request's timeline artifact as the ledger has it now."""
+    """Publish the request's journey (its timeline artifact) as the ledger has it now."""
     with runtime.sessions.begin() as session:
         request = session.get(RequestRow, request_id)
         if request is None:
             return
-        markdown = timeline_markdown(request, audit_trail(session, request_id))
-        key = artifact_key(request.jira_key)
-    put_markdown(key, markdown, "Request timeline")
+        key = request.jira_key
+    runs = run_links(key)  # outside the transaction: a Prefect round trip
+    with runtime.sessions.begin() as session:
+        request = session.get(RequestRow, request_id)
+        assert request is not None  # requests are never deleted
+        markdown = journey_of(session, request, runtime.rules, runtime.jira.browse_url, runs)
+    put_markdown(artifact_key(key), markdown, f"{key}: the request's journey")
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:300]
+def run_links(jira_key: str) -> list[tuple[str, str]]:
+    """The request's latest flow runs (tagged with its key) as (name, UI URL), newest first."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[jira_key])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=RUN_LINKS,
+        )
+        base = ui_url(str(client.api_url))
+    return [(run.name, f"{base}/runs/flow-run/{run.id}") for run in runs]
+
+
+def publish_timelines(runtime: Runtime, jira_keys: Sequence[str]) -> int:
+    """Publish the journeys of these requests (intake's new and changed ones); how many."""
+    if not jira_keys:
+        return 0
+    with runtime.sessions.begin() as session:
+        ids = list(
+            session.scalars(select(RequestRow.id).where(RequestRow.jira_key.in_(list(jira_keys))))
+        )
+    for request_id in ids:
+        publish_request_timeline(runtime, request_id)
+    return len(ids)

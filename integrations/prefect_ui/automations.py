@@ -22,7 +22,7 @@ AUTOMATION_NAME = "govflow: SLA breached"
 # Prefect renders this Jinja template with the triggering event.
 BREACH_PAYLOAD = (
     '{"text": "SLA breached on {{ event.resource.get(\'prefect.resource.name\') }}: '
-    "{{ event.payload.reason }}\", "
+    '{{ event.payload.reason }}", '
     '"request": "{{ event.resource.get(\'prefect.resource.name\') }}", '
     '"team": "{{ event.payload.team }}", "due_at": "{{ event.payload.due_at }}"}'
 )

@@ -336,24 +336,25 @@ def board_markdown(board: Board) -> str:
 
 
 def _markdown_row(row: BoardRow) -> str:
-    sla = f"**{_cell(row.sla)}**" if row.overdue else _cell(row.sla)
+    sla = f"**{cell(row.sla)}**" if row.overdue else cell(row.sla)
     cells = (
-        _link(row.key, row.jira_url),
-        _cell(row.summary, 80),
-        _cell(row.stage),
-        _cell(row.waiting_on),
-        _cell(row.signoff),
+        link(row.key, row.jira_url),
+        cell(row.summary, 80),
+        cell(row.stage),
+        cell(row.waiting_on),
+        cell(row.signoff),
         sla,
-        _link("thread", row.thread_url) if row.thread_url else "",
-        _cell(row.age),
+        link("thread", row.thread_url) if row.thread_url else "",
+        cell(row.age),
     )
     return "| " + " | ".join(cells) + " |"
 
 
-def _link(label: str, url: str) -> str:
+def link(label: str, url: str) -> str:
+    """A markdown link; just the label when the URL is not http(s)."""
     if not url.startswith(("https://", "http://")):
-        return _cell(label)
-    return f"[{_cell(label)}]({url.replace(')', '%29').replace(' ', '%20')})"
+        return cell(label)
+    return f"[{cell(label)}]({url.replace(')', '%29').replace(' ', '%20')})"
 
 
 _MARKDOWN_SPECIAL = str.maketrans(
@@ -372,7 +373,7 @@ _MARKDOWN_SPECIAL = str.maketrans(
 )
 
 
-def _cell(text: str, limit: int = 300) -> str:
+def cell(text: str, limit: int = 300) -> str:
     """Text safe inside a markdown table cell: no pipes, links, tags or line breaks."""
     text = text.strip()
     if len(text) > limit:

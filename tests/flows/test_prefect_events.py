@@ -99,6 +99,27 @@ class TestJourneyEvents:
         # Internal receipts stay in the audit table.
         assert not any("webhook" in n or "effect" in n for n in names)
 
+    def test_intake_publishes_the_board_and_each_journey(
+        self, pipeline_env: dict[str, str], prefect_api: str, ledger: Engine
+    ) -> None:
+        """After intake: the board row of a routed request, and its journey from filing on."""
+        intake()
+        with httpx.Client(base_url=prefect_api) as api:
+            board = api.get("/artifacts/open-requests/latest").json()["data"]
+            journey = api.get("/artifacts/request-modreq-1/latest").json()["data"]
+        row = next(line for line in board.splitlines() if line.startswith(f"| [{KEY}]("))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2] == "Expert review"
+        assert cells[3].endswith("(unclaimed)")
+        assert " left · due " in cells[5]
+        assert cells[6].startswith("[thread](")
+        assert "•" not in board
+        assert journey.startswith(f"# {KEY} · Expert review")
+        assert "| Filed the request in Jira |" in journey
+        assert "| Routed to " in journey
+        assert "[Jira ticket](" in journey and "[Slack thread](" in journey
+        assert "webhook" not in journey
+
 
 RULES = make_rules()
 AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
