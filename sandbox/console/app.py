@@ -138,10 +138,17 @@ def create_console_app(backend: Backend) -> Starlette:
             issue = backend.issue(key)
         except JiraApiError:
             return render(request, "missing.html", status=404, what=f"issue {key}")
-        threads = [
-            {"channel": c, "message": m, "url": f"/slack/c/{c['id']}/t/{m.ts}"}
-            for c, m in backend.threads_about(key)
-        ]
+        threads = []
+        seen: dict[str, int] = {}
+        for channel, message in backend.threads_about(key):
+            seen[channel["id"]] = seen.get(channel["id"], 0) + 1
+            count = seen[channel["id"]]
+            threads.append(
+                {
+                    "label": f"#{channel['name']}" + (f" ({count})" if count > 1 else ""),
+                    "url": f"/slack/c/{channel['id']}/t/{message.ts}",
+                }
+            )
         return render(
             request,
             "jira_ticket.html",
@@ -149,6 +156,7 @@ def create_console_app(backend: Backend) -> Starlette:
             form=backend.form,
             threads=threads,
             runs_url=backend.prefect_runs_url(key),
+            board_url=backend.prefect_board_url(),
         )
 
     async def jira_edit(request: Request) -> Response:

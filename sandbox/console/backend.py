@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from config.rules import Rules
+from integrations.prefect_ui.urls import board_url
 from sandbox.console.blockkit import metadata_key
 from sandbox.jira.control import RemoteJiraSandbox
 from sandbox.jira.seed import CUSTOM_FIELDS
@@ -213,6 +214,12 @@ class Backend:
             return None
         return f"{self.prefect_ui_url}/runs?tag={quote(key)}"
 
+    def prefect_board_url(self) -> str | None:
+        """The Prefect UI page of govflow's open-requests board (its latest artifact)."""
+        if self.prefect_ui_url is None:
+            return None
+        return board_url(f"{self.prefect_ui_url}/api")
+
     # --- Slack: reading -------------------------------------------------------------------
 
     def channels(self, person: Person) -> list[dict[str, Any]]:
@@ -358,10 +365,21 @@ class Backend:
         with self._lock:
             self._closed_views.add(view_id)
 
+    def _escape_mentions(self, text: str) -> str:
+        """`@tomas.herrera` as Slack sends a picked mention: `<@U0QA00002|tomas.herrera>`."""
+        state = self.slack._call("GET", "state")
+        ids = {u["name"]: u["id"] for u in state["users"]}
+
+        def escape(match: re.Match[str]) -> str:
+            login = match.group(1)
+            return f"<@{ids[login]}|{login}>" if login in ids else match.group(0)
+
+        return _AT_LOGIN.sub(escape, text)
+
     def slash(self, person: Person, channel: str, text: str) -> str:
         """Type `/govflow text` as `person` in `channel`; the answer only they see."""
         assert person.slack_id is not None
-        delivery = self.slack.slash(person.slack_id, text, channel=channel)
+        delivery = self.slack.slash(person.slack_id, self._escape_mentions(text), channel=channel)
         answer = delivery.json()
         if isinstance(answer, dict) and answer.get("text"):
             shown = str(answer["text"])
@@ -371,6 +389,9 @@ class Backend:
             answer = Answer(person.slack_id, channel, f"/govflow {text}\n{shown}", time.time())
             self._answers.append(answer)
         return shown
+
+
+_AT_LOGIN = re.compile(r"(?<![<\w])@([a-z0-9][a-z0-9._-]*[a-z0-9])")
 
 
 def message_key(message: Message) -> str | None:
