@@ -83,6 +83,8 @@ class Dispatcher:
     clock: Clock
     workers: int = 4
     poll_seconds: float | None = None
+    # Called once in each worker thread before its first run (what runs there share).
+    thread_setup: Callable[[], None] | None = None
     stats: DispatchStats = field(default_factory=DispatchStats)
 
     def __post_init__(self) -> None:
@@ -95,7 +97,9 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._last_started = 0
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="advance")
+        self._pool = ThreadPoolExecutor(
+            self.workers, thread_name_prefix="advance", initializer=self.thread_setup
+        )
 
     def serve(self, stop: threading.Event) -> None:
         """Dispatch until `stop` is set, then wait for the runs in flight."""
@@ -170,18 +174,24 @@ class Dispatcher:
 
     def _settle(self, request_id: int, progressed: bool) -> None:
         """Release the request; back off if its work is still there and nothing moved."""
-        with self._reads() as session:
-            pending = has_pending_work(session, request_id, self.clock())
-        with self._lock:
-            self._in_flight.discard(request_id)
-            if progressed or not pending:
-                self._backoff.pop(request_id, None)
-            else:
-                backoff = self._backoff.setdefault(request_id, _Backoff())
-                delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2**backoff.failures)
-                backoff.failures += 1
-                backoff.not_before = time.monotonic() + delay
-        self._wake.set()
+        pending = True  # unknown until read: back off rather than spin
+        try:
+            with self._reads() as session:
+                pending = progressed is False and has_pending_work(
+                    session, request_id, self.clock()
+                )
+        finally:
+            # Released whatever happened above: a request left "in flight" is never run again.
+            with self._lock:
+                self._in_flight.discard(request_id)
+                if progressed or not pending:
+                    self._backoff.pop(request_id, None)
+                else:
+                    backoff = self._backoff.setdefault(request_id, _Backoff())
+                    delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2**backoff.failures)
+                    backoff.failures += 1
+                    backoff.not_before = time.monotonic() + delay
+            self._wake.set()
 
     @contextmanager
     def _claim(self, request_id: int) -> Iterator[bool]:
