@@ -95,19 +95,15 @@ from domain.sla import (
     threshold_schedule,
 )
 from domain.stages import STAGES, TIMED_STAGES, Stage
-from integrations.db.audit import record_audit
+from integrations.db.audit import NewAudit, append_audits, record_audit
 from integrations.db.clocks import (
     PAUSED,
     RUNNING,
     STOPPED,
     ClockUpdate,
     DueClock,
-    NewAudit,
     NewClock,
-    NewEffect,
-    append_audits,
     clocks_of,
-    enqueue_effects,
     insert_clock,
     save_clocks,
     select_due,
@@ -115,7 +111,7 @@ from integrations.db.clocks import (
 )
 from integrations.db.events import requests_with_unprocessed_events
 from integrations.db.models import AuditRow, RequestRow, SlaClockRow
-from integrations.db.outbox import enqueue_effect
+from integrations.db.outbox import NewEffect, enqueue_effect, enqueue_effects
 from integrations.db.requests import find_request
 from integrations.delivery import EffectKind
 

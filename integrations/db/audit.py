@@ -3,13 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
+from integrations.db.bulk import json_rows, on_postgres
 from integrations.db.models import AuditRow
+from integrations.db.types import UtcDateTime
+
+
+@dataclass(frozen=True)
+class NewAudit:
+    """An audit record to append; `request_id` None for what concerns no request."""
+
+    request_id: int | None
+    actor: str
+    action: str
+    reason: str
+    detail: dict[str, Any]
+
+
+def append_audits(session: Session, records: Sequence[NewAudit], now: datetime) -> None:
+    """The audit trail's one writer: append records in order, all stamped `now`; never commits."""
+    if not records:
+        return
+    rows = [
+        {
+            "request_id": r.request_id,
+            "actor": r.actor,
+            "action": r.action,
+            "reason": r.reason,
+            "detail": r.detail,
+        }
+        for r in records
+    ]
+    if on_postgres(session):
+        session.execute(_PG_APPEND_AUDITS, {"rows": json_rows(rows), "now": now})
+        return
+    session.execute(insert(AuditRow), [{**row, "at": now} for row in rows])
 
 
 def record_audit(
@@ -21,26 +55,16 @@ def record_audit(
     request_id: int | None = None,
     reason: str = "",
     detail: dict[str, Any] | None = None,
-) -> AuditRow:
-    """Append one audit record; never commits."""
-    row = AuditRow(
-        request_id=request_id,
-        at=at,
-        actor=actor,
-        action=action,
-        reason=reason,
-        detail=detail or {},
-    )
-    session.add(row)
-    session.flush()
-    return row
+) -> None:
+    """Append one audit record (`append_audits`); never commits."""
+    append_audits(session, [NewAudit(request_id, actor, action, reason, detail or {})], at)
 
 
 def record_trigger_failure(
     session: Session, *, request_id: int, error: Exception, at: datetime
-) -> AuditRow:
+) -> None:
     """Audit an `advance` trigger that failed; the watchdog re-drives the request later."""
-    return record_audit(
+    record_audit(
         session,
         at=at,
         actor="govflow",
@@ -65,3 +89,16 @@ def latest_audit(session: Session, request_id: int, action: str) -> AuditRow | N
         .limit(1)
     )
     return session.scalars(query).first()
+
+
+# Rows in order, in one statement (see `integrations.db.bulk`).
+_PG_APPEND_AUDITS = text(
+    """
+    INSERT INTO audit_events (request_id, at, actor, action, reason, detail)
+    SELECT r.request_id, :now, r.actor, r.action, r.reason, r.detail
+    FROM ROWS FROM (json_to_recordset(CAST(:rows AS JSON))
+                    AS (request_id BIGINT, actor TEXT, action TEXT, reason TEXT, detail JSON))
+         WITH ORDINALITY AS r(request_id, actor, action, reason, detail, n)
+    ORDER BY r.n
+    """
+).bindparams(bindparam("now", type_=UtcDateTime()))

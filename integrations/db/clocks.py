@@ -15,18 +15,16 @@ row locks: its writers are serialized by `BEGIN IMMEDIATE` (see `engine.py`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, insert, select, text, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Text, bindparam, cast, select, text, update
 from sqlalchemy.orm import Session
 
-from integrations.db.models import AuditRow, IdentityRow, OutboxRow, RequestRow, SlaClockRow
-from integrations.db.outbox import PENDING
+from integrations.db.bulk import json_rows, on_postgres
+from integrations.db.models import IdentityRow, RequestRow, SlaClockRow
 from integrations.db.types import UtcDateTime
 from integrations.db.upsert import insert_ignore
 
@@ -83,27 +81,6 @@ class ClockUpdate:
     next_due_at: datetime | None
     due_at: datetime | None
     schedule: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class NewEffect:
-    """An outbox row to queue unless its idempotency key is already there."""
-
-    request_id: int
-    kind: str
-    payload: dict[str, Any]
-    idempotency_key: str
-
-
-@dataclass(frozen=True)
-class NewAudit:
-    """An audit record to append."""
-
-    request_id: int
-    actor: str
-    action: str
-    reason: str
-    detail: dict[str, Any]
 
 
 def clocks_of(session: Session, request_id: int, *, lock: bool = False) -> Sequence[SlaClockRow]:
@@ -183,7 +160,7 @@ def save_clocks(session: Session, updates: Sequence[ClockUpdate], now: datetime)
     """
     if not updates:
         return
-    if _postgres(session):
+    if on_postgres(session):
         rows = [
             {
                 "id": u.id,
@@ -195,7 +172,7 @@ def save_clocks(session: Session, updates: Sequence[ClockUpdate], now: datetime)
             }
             for u in updates
         ]
-        session.execute(_PG_SAVE_CLOCKS, {"rows": _json(rows), "now": now})
+        session.execute(_PG_SAVE_CLOCKS, {"rows": json_rows(rows), "now": now})
         return
     changed = {"id", "clock", "status", "next_due_at", "due_at", "updated_at"}
     values: list[dict[str, Any]] = [
@@ -217,81 +194,6 @@ def save_clocks(session: Session, updates: Sequence[ClockUpdate], now: datetime)
             session.execute(update(SlaClockRow), batch)
 
 
-def enqueue_effects(session: Session, effects: Sequence[NewEffect], now: datetime) -> int:
-    """Queue many outbox effects at once, skipping idempotency keys already queued.
-
-    The bulk twin of `outbox.enqueue_effect` (same row shape); returns how many went in.
-    """
-    if not effects:
-        return 0
-    if _postgres(session):
-        rows = [
-            {
-                "request_id": e.request_id,
-                "kind": e.kind,
-                "payload": e.payload,
-                "idempotency_key": e.idempotency_key,
-            }
-            for e in effects
-        ]
-        params = {"rows": _json(rows), "now": now, "status": PENDING}
-        return len(session.execute(_PG_ENQUEUE, params).all())
-    statement = (
-        sqlite.insert(OutboxRow)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxRow.id)
-    )
-    values = [
-        {
-            "request_id": e.request_id,
-            "kind": e.kind,
-            "payload": e.payload,
-            "idempotency_key": e.idempotency_key,
-            "status": PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_error": "",
-            "result": {},
-            "created_at": now,
-        }
-        for e in effects
-    ]
-    return len(session.execute(statement, values).all())
-
-
-def append_audits(session: Session, records: Sequence[NewAudit], now: datetime) -> None:
-    """Append many audit records in one statement, in order (the bulk `record_audit`)."""
-    if not records:
-        return
-    if _postgres(session):
-        rows = [
-            {
-                "request_id": r.request_id,
-                "actor": r.actor,
-                "action": r.action,
-                "reason": r.reason,
-                "detail": r.detail,
-            }
-            for r in records
-        ]
-        session.execute(_PG_APPEND_AUDITS, {"rows": _json(rows), "now": now})
-        return
-    session.execute(
-        insert(AuditRow),
-        [
-            {
-                "request_id": r.request_id,
-                "at": now,
-                "actor": r.actor,
-                "action": r.action,
-                "reason": r.reason,
-                "detail": r.detail,
-            }
-            for r in records
-        ],
-    )
-
-
 def slack_ids_by_email(session: Session, emails: Sequence[str]) -> dict[str, str]:
     """Slack user ids already looked up for these emails (lower-cased keys)."""
     wanted = sorted({e.casefold() for e in emails})
@@ -307,54 +209,12 @@ def slack_ids_by_email(session: Session, emails: Sequence[str]) -> dict[str, str
     }
 
 
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=_iso_default, separators=(",", ":"))
-
-
 def _iso(value: datetime | None) -> str | None:
     # Converting while building rows is cheaper than `json.dumps` calling back for each one.
     return value.isoformat() if value is not None else None
 
 
-def _iso_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} as JSON")
-
-
-# On PostgreSQL the bulk writes send their rows as ONE JSON parameter that the server unpacks
-# (`json_to_recordset`): a sweep's thousand rows cost one statement and one parse, where an
-# executemany costs a thousand parameter sets built and converted in Python (measured about
-# 4x slower at 1,000 rows; see bench/watchdog.py). ORDINALITY keeps the given order, so ids
-# (and the outbox's delivery order) follow it.
-_PG_ENQUEUE = text(
-    """
-    INSERT INTO outbox (request_id, kind, payload, idempotency_key, status, attempts,
-                        next_attempt_at, last_error, result, created_at)
-    SELECT r.request_id, r.kind, r.payload, r.idempotency_key, :status, 0,
-           :now, '', CAST('{}' AS JSON), :now
-    FROM ROWS FROM (json_to_recordset(CAST(:rows AS JSON))
-                    AS (request_id BIGINT, kind TEXT, payload JSON, idempotency_key TEXT))
-         WITH ORDINALITY AS r(request_id, kind, payload, idempotency_key, n)
-    ORDER BY r.n
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id
-    """
-).bindparams(bindparam("now", type_=UtcDateTime()))
-_PG_APPEND_AUDITS = text(
-    """
-    INSERT INTO audit_events (request_id, at, actor, action, reason, detail)
-    SELECT r.request_id, :now, r.actor, r.action, r.reason, r.detail
-    FROM ROWS FROM (json_to_recordset(CAST(:rows AS JSON))
-                    AS (request_id BIGINT, actor TEXT, action TEXT, reason TEXT, detail JSON))
-         WITH ORDINALITY AS r(request_id, actor, action, reason, detail, n)
-    ORDER BY r.n
-    """
-).bindparams(bindparam("now", type_=UtcDateTime()))
+# One statement per sweep for the clocks saved (see `integrations.db.bulk`).
 _PG_SAVE_CLOCKS = text(
     """
     UPDATE sla_clocks AS c

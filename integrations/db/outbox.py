@@ -3,20 +3,81 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from integrations.db.bulk import json_rows, on_postgres
 from integrations.db.models import OutboxRow, RequestRow
-from integrations.db.notify import notify_pending
-from integrations.db.upsert import insert_ignore
+from integrations.db.notify import PENDING_CHANNEL
+from integrations.db.types import UtcDateTime
 
 PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"
 SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class NewEffect:
+    """An outbox row to queue unless its idempotency key is already there."""
+
+    request_id: int
+    kind: str
+    payload: dict[str, Any]
+    idempotency_key: str
+
+
+def enqueue_effects(session: Session, effects: Sequence[NewEffect], now: datetime) -> int:
+    """The outbox's one writer: queue effects in order, skipping idempotency keys already queued.
+
+    Runners listening on PostgreSQL are woken at commit for each request that got a row.
+    Returns how many went in.
+    """
+    if not effects:
+        return 0
+    if on_postgres(session):
+        rows = [
+            {
+                "request_id": e.request_id,
+                "kind": e.kind,
+                "payload": e.payload,
+                "idempotency_key": e.idempotency_key,
+            }
+            for e in effects
+        ]
+        params = {
+            "rows": json_rows(rows),
+            "now": now,
+            "status": PENDING,
+            "channel": PENDING_CHANNEL,
+        }
+        return len(session.execute(_PG_ENQUEUE, params).all())
+    statement = (
+        sqlite.insert(OutboxRow)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxRow.id)
+    )
+    values = [
+        {
+            "request_id": e.request_id,
+            "kind": e.kind,
+            "payload": e.payload,
+            "idempotency_key": e.idempotency_key,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "result": {},
+            "created_at": now,
+        }
+        for e in effects
+    ]
+    return len(session.execute(statement, values).all())
 
 
 def enqueue_effect(
@@ -28,23 +89,9 @@ def enqueue_effect(
     idempotency_key: str,
     now: datetime,
 ) -> bool:
-    """Queue an effect unless one with the same idempotency key exists; True when queued."""
-    values: dict[str, Any] = {
-        "request_id": request_id,
-        "kind": kind,
-        "payload": payload,
-        "idempotency_key": idempotency_key,
-        "status": PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "last_error": "",
-        "result": {},
-        "created_at": now,
-    }
-    queued = insert_ignore(session, OutboxRow.__table__, values, ["idempotency_key"])  # type: ignore[arg-type]
-    if queued:
-        notify_pending(session, request_id)
-    return queued
+    """Queue one effect unless its idempotency key exists (`enqueue_effects`); True when queued."""
+    effect = NewEffect(request_id, kind, payload, idempotency_key)
+    return enqueue_effects(session, [effect], now) == 1
 
 
 def requests_with_due_effects(session: Session, now: datetime, limit: int = 1000) -> list[int]:
@@ -121,3 +168,24 @@ def effects_of(session: Session, request_id: int) -> Sequence[OutboxRow]:
 def effect_by_key(session: Session, idempotency_key: str) -> OutboxRow | None:
     """The effect written under `idempotency_key`, if any."""
     return session.scalar(select(OutboxRow).where(OutboxRow.idempotency_key == idempotency_key))
+
+
+# Rows in order (see `integrations.db.bulk`); each row that went in wakes the runners at
+# commit (PostgreSQL folds repeated notifications of one transaction into one).
+_PG_ENQUEUE = text(
+    """
+    WITH queued AS (
+        INSERT INTO outbox (request_id, kind, payload, idempotency_key, status, attempts,
+                            next_attempt_at, last_error, result, created_at)
+        SELECT r.request_id, r.kind, r.payload, r.idempotency_key, :status, 0,
+               :now, '', CAST('{}' AS JSON), :now
+        FROM ROWS FROM (json_to_recordset(CAST(:rows AS JSON))
+                        AS (request_id BIGINT, kind TEXT, payload JSON, idempotency_key TEXT))
+             WITH ORDINALITY AS r(request_id, kind, payload, idempotency_key, n)
+        ORDER BY r.n
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, request_id
+    )
+    SELECT queued.id, pg_notify(:channel, CAST(queued.request_id AS TEXT)) FROM queued
+    """
+).bindparams(bindparam("now", type_=UtcDateTime()))

@@ -12,19 +12,17 @@ from sqlalchemy import Engine, event, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from domain.stages import Stage
+from integrations.db.audit import NewAudit, append_audits
 from integrations.db.clocks import (
-    NewAudit,
     NewClock,
-    NewEffect,
-    append_audits,
     clocks_of,
-    enqueue_effects,
     insert_clock,
     select_due,
 )
 from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.db.migrate import upgrade
 from integrations.db.models import AuditRow, OutboxRow, SlaClockRow
+from integrations.db.outbox import NewEffect, enqueue_effects
 from integrations.db.requests import ensure_request, lock_request
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
