@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, WebDriverException
 from selenium.webdriver.chrome.options import Options
@@ -34,6 +35,14 @@ def system_browser() -> tuple[str, str] | None:
     browser = next((p for p in CHROMIUM if Path(p).exists()), shutil.which("chromium"))
     driver = next((p for p in CHROMEDRIVER if Path(p).exists()), shutil.which("chromedriver"))
     return (browser, driver) if browser and driver else None
+
+
+def browser_or_skip() -> None:
+    """Skip without Debian's chromium, except in CI, which must have it (.ci/run installs it)."""
+    if system_browser() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have chromium and chromium-driver (.ci/run installs them)")
+        pytest.skip("apt-get install chromium chromium-driver to run the browser test")
 
 
 @contextmanager

@@ -18,21 +18,17 @@ GOVFLOW_CONSOLE_URL=http://127.0.0.1:8400 walks a console already running instea
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
-from govflow.prefect_server import free_port
-from tests.sandbox.console.browser import Person, Stuck, chromium, screenshots_dir, system_browser
+from tests.sandbox.console.browser import (
+    Person,
+    Stuck,
+    browser_or_skip,
+    chromium,
+    screenshots_dir,
+)
+from tests.sandbox.console.conftest import SandboxServe
 
 REQUESTER = "Priya Raman"
 EXPERT = "Daniel Kim"
@@ -43,66 +39,11 @@ APPROVERS = (
 )
 
 
-def _browser_or_skip() -> None:
-    if system_browser() is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must have chromium and chromium-driver (.ci/run installs them)")
-        pytest.skip("apt-get install chromium chromium-driver to run the browser test")
-
-
 @pytest.fixture(scope="module")
-def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The console of a fresh `govflow serve` (or GOVFLOW_CONSOLE_URL's)."""
-    _browser_or_skip()
-    given = os.environ.get("GOVFLOW_CONSOLE_URL")
-    if given:
-        yield given
-        return
-    data = tmp_path_factory.mktemp("serve")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        # Like a fresh clone: no Prefect server of the test session, no external services.
-        if not k.startswith(("PREFECT_", "GOVFLOW_"))
-    }
-    env.update(
-        GOVFLOW_DATA_DIR=str(data / "data"),
-        GOVFLOW_RECEIVER_PORT=str(free_port()),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        DO_NOT_TRACK="1",
-    )
-    log = (data / "serve.log").open("wb")
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "govflow", "serve"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield _wait_for_console(data / "data" / "sandbox" / "serve.json", serve, data)
-    finally:
-        if serve.poll() is None:
-            os.killpg(serve.pid, signal.SIGTERM)
-            try:
-                serve.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(serve.pid, signal.SIGKILL)
-                serve.wait()
-        log.close()
-
-
-def _wait_for_console(record: Path, serve: subprocess.Popen[bytes], data: Path) -> str:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if serve.poll() is not None:
-            raise AssertionError(f"govflow serve exited:\n{(data / 'serve.log').read_text()}")
-        if record.exists():
-            url = str(json.loads(record.read_text())["console_url"])
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return url
-        time.sleep(0.5)
-    raise AssertionError(f"no console within 180 s:\n{(data / 'serve.log').read_text()}")
+def console_url(sandbox_serve: SandboxServe) -> str:
+    """The console of the session's `govflow serve` (or GOVFLOW_CONSOLE_URL's)."""
+    browser_or_skip()
+    return sandbox_serve.console_url
 
 
 # --- the walk ----------------------------------------------------------------------------
@@ -131,14 +72,12 @@ def file_request(person: Person) -> str:
     )
     person.shot("01-create-request")
     person.driver.find_element(By.ID, "create").click()
-    key = person.until(
-        "the new ticket's page",
-        lambda: (
-            person.driver.find_element(By.ID, "status")
-            and person.driver.current_url.rsplit("/", 1)[1].split("?")[0]
-        ),
-        reload=False,
-    )
+
+    def new_key() -> str | None:
+        person.driver.find_element(By.ID, "status")  # on the ticket page
+        return str(person.driver.current_url).rsplit("/", 1)[1].split("?")[0]
+
+    key = person.until("the new ticket's page", new_key, reload=False)
     assert key.startswith("MODREQ-"), key
     return key
 
