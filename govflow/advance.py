@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from config.rules import Rules
 from domain.errors import InvalidTransition, LedgerError, NotEntitled, UnknownSop
 from domain.lifecycle import EVENTS, Event, PublishSop, RequestState, SubmitAssessment, apply
-from domain.notices import Notice, RequesterMatched, SopPublished
+from domain.notices import Notice, RequesterMatched, SopPublished, StageChanged
 from domain.sop import SopVersion
 from govflow.delegation_sources import known_delegations
 from govflow.effects import EffectContext, EffectWriter
@@ -173,6 +173,8 @@ def _audit_notices(
             actor=event.actor or ACTOR,
             action=notice.kind,
             request_id=row.id,
+            # A stage change says why in the reason column too, as intake's moves do.
+            reason=notice.reason if isinstance(notice, StageChanged) else "",
             detail={"event_id": event.id, "notice": notice.model_dump(mode="json")},
         )
 

@@ -12,6 +12,7 @@ from config.rules import QuorumKind, Rules
 from domain.entitlement import Unreachable, team_label, unreachable_signoffs
 from domain.errors import TicketInvalid
 from domain.lifecycle import RequestState, begin
+from domain.notices import StageChanged
 from domain.people import Person
 from domain.stages import Stage, check_transition
 from domain.ticket import Ticket
@@ -322,5 +323,10 @@ def _move(session: Session, row: RequestRow, target: Stage, now: datetime, *, re
         action="stage_changed",
         request_id=row.id,
         reason=reason,
-        detail={"from": current.value, "to": target.value},
+        # The shape advance records too: the lifecycle's own notice (`stage_change` reads it).
+        detail={
+            "notice": StageChanged(from_stage=current, to_stage=target, reason=reason).model_dump(
+                mode="json"
+            )
+        },
     )

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
+from domain.notices import StageChanged
 from integrations.db.bulk import json_rows, on_postgres
 from integrations.db.models import AuditRow
 from integrations.db.types import UtcDateTime
@@ -89,6 +90,22 @@ def latest_audit(session: Session, request_id: int, action: str) -> AuditRow | N
         .limit(1)
     )
     return session.scalars(query).first()
+
+
+def stage_change(row: AuditRow) -> StageChanged | None:
+    """The move a `stage_changed` record tells, whichever shape it was written in.
+
+    Records are `{"notice": StageChanged}` with the reason in their reason column; intake's
+    records before December 2026 were `{"from": ..., "to": ...}`, and advance's left the
+    reason column empty.
+    """
+    if row.action != "stage_changed":
+        return None
+    detail = row.detail or {}
+    notice = detail.get("notice")
+    if isinstance(notice, dict):
+        return StageChanged.model_validate(notice)
+    return StageChanged(from_stage=detail["from"], to_stage=detail["to"], reason=row.reason)
 
 
 # Rows in order, in one statement (see `integrations.db.bulk`).
