@@ -87,7 +87,7 @@ class TestRankRequests:
     def test_the_named_sop_counts(self) -> None:
         """A precedent that produced a version of the SOP the requester names comes first."""
         other = candidate("MODREQ-1", 10.0)
-        same_sop = candidate("MODREQ-2", 7.0, sop_versions=("SOP-LST-001 v3",))
+        same_sop = candidate("MODREQ-2", 8.0, sop_versions=("SOP-LST-001 v3",))
         assert rank_requests(QUERY, [other, same_sop])[0].key == "MODREQ-2"
 
     def test_never_the_request_itself(self) -> None:
