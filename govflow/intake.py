@@ -18,6 +18,7 @@ from domain.stages import Stage, check_transition
 from domain.ticket import Ticket
 from domain.triage import Triaged, triage
 from govflow.effects import EffectContext, EffectWriter
+from govflow.precedents import keep_precedents
 from govflow.request_clocks import reconcile_request
 from integrations.db.audit import latest_audit, record_audit
 from integrations.db.clocks import slack_ids_by_email
@@ -206,6 +207,7 @@ def _route(
     writer.queue(
         EffectKind.SLACK_ROOT, {"channel": channel, "text": text, "blocks": blocks}, "thread-root"
     )
+    keep_precedents(session, row, context.issue_url(row.jira_key), now)
     writer.assignment_card(state)
     warn_unreachable(session, writer, state, route.name, now)
     reconcile_request(session, row.id, writer.context, now)
