@@ -73,6 +73,8 @@ HINTS: dict[str, str] = {
     "receiver_port": "set GOVFLOW_RECEIVER_PORT to a TCP port between 1 and 65535",
     "intake_interval_seconds": "set GOVFLOW_INTAKE_INTERVAL_SECONDS to a positive whole number",
     "watchdog_interval_seconds": "set GOVFLOW_WATCHDOG_INTERVAL_SECONDS to a positive whole number",
+    "housekeeping_retention_hours": "set GOVFLOW_HOUSEKEEPING_RETENTION_HOURS to a positive "
+    "whole number",
     "http_timeout_seconds": "set GOVFLOW_HTTP_TIMEOUT_SECONDS to a positive whole number",
     "advance_workers": "set GOVFLOW_ADVANCE_WORKERS to a whole number between 1 and 64",
     "environment": "set GOVFLOW_ENVIRONMENT to development or production",
@@ -134,8 +136,13 @@ class Settings(BaseSettings):
     )
     rules: Path = DEFAULT_RULES
     receiver_port: int = Field(default=3000, ge=1, le=65535)
+    # Unset, both follow the work (govflow.schedules): intake polls every 30 min when Jira
+    # webhooks are configured (every 30 s when not), the watchdog runs when a clock falls due
+    # with a safety run every hour. Set, each is a fixed interval as before.
     intake_interval_seconds: int = Field(default=30, gt=0)
     watchdog_interval_seconds: int = Field(default=60, gt=0)
+    # Finished intake and watchdog runs are deleted from Prefect after this long.
+    housekeeping_retention_hours: int = Field(default=24, gt=0)
     # How many requests one runner advances at once (threads; most of a run waits on I/O).
     advance_workers: int = Field(default=4, ge=1, le=64)
     # How long a Jira or Slack call may wait for its answer before it counts as failed.

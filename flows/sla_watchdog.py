@@ -10,6 +10,8 @@ from prefect import flow
 
 from flows.run_tags import add_run_tags
 from govflow.runtime import Runtime, utc_now
+from govflow.schedules import keep_watchdog_scheduled, prune
+from integrations.prefect_ui.artifacts import publish_changes_now, publish_timelines
 from tasks.intake import deliver_effects
 from tasks.sla import fire_due_clocks, redrive_stalled_requests, refresh_root_cards
 
@@ -44,6 +46,12 @@ def sla_watchdog(limit: int = 1000, trigger: Trigger | None = None) -> dict[str,
     redriven = redrive_stalled_requests(runtime, now, trigger or advance_trigger())
     delivery = deliver_effects(runtime)
     add_run_tags(fired.keys)
+    if fired.fired or redriven:
+        publish_changes_now(runtime)  # the board and the SLA events, before the process ends
+        publish_timelines(runtime, fired.keys)
+    # The next run when the next clock falls due, not on a timer (govflow.schedules).
+    next_run = keep_watchdog_scheduled(runtime.sessions, runtime.settings, utc_now(), ran_at=now)
+    pruned = prune(runtime.settings, now)
     return {
         "due_clocks": fired.selected,
         "warnings": fired.warnings,
@@ -54,4 +62,6 @@ def sla_watchdog(limit: int = 1000, trigger: Trigger | None = None) -> dict[str,
         "delivered": delivery.sent,
         "deferred": delivery.deferred,
         "dead": delivery.dead,
+        "next_run": str(next_run) if next_run else None,
+        "pruned_runs": pruned,
     }

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from config.rules import Rules
 from govflow.clocks import CalendarBook
 from govflow.runtime import Runtime, utc_now
+from govflow.schedules import keep_watchdog_scheduled
 from integrations.db.audit import audit_trail
 from integrations.db.models import IdentityRow, RequestRow, SlaClockRow
 from integrations.prefect_ui.board import (
@@ -160,21 +161,20 @@ class Debounced:
         self._pending: Runtime | None = None
 
     def __call__(self, runtime: Runtime) -> None:
-        """Serve now if the last run is `interval` old, else once the interval is over."""
+        """Serve soon on a timer thread: at once if the last run is `interval` old, else then."""
         with self._lock:
             if self._timer is not None:
                 self._pending = runtime  # the timer will publish what is there by then
                 return
-            wait = self._last + self._interval - time.monotonic()
-            if wait > 0:
-                self._pending = runtime
-                self._timer = threading.Timer(wait, self._fire)
-                self._timer.daemon = True
-                self._timer.name = "board-publisher"
-                self._timer.start()
-                return
-            self._last = time.monotonic()
-        self._action(runtime)
+            # Always on the timer's thread, never inline: the caller is an advance run whose
+            # click is waiting, and a publication (board, events, watchdog) takes seconds
+            # under load (bench field).
+            wait = max(0.0, self._last + self._interval - time.monotonic())
+            self._pending = runtime
+            self._timer = threading.Timer(wait, self._fire)
+            self._timer.daemon = True
+            self._timer.name = "board-publisher"
+            self._timer.start()
 
     def flush(self) -> None:
         """Serve a waiting call now (before the process exits)."""
@@ -197,9 +197,11 @@ class Debounced:
 
 
 def publish_changes_now(runtime: Runtime) -> None:
-    """Publish the board and send the Prefect events of every change since the last time."""
+    """Publish the board, send the Prefect events of the changes since the last time, and
+    bring the watchdog's next run forward if a clock now falls due sooner."""
     publish_board_now(runtime)
     emit_new_events(runtime)
+    keep_watchdog_scheduled(runtime.sessions, runtime.settings, utc_now(), ran_at=None)
 
 
 _board = Debounced(publish_changes_now, BOARD_MIN_INTERVAL)
