@@ -28,6 +28,7 @@ from flows.sla_watchdog import sla_watchdog
 from govflow.dispatch import Dispatcher
 from govflow.health import serve_runner_health
 from govflow.runtime import shared_engine, utc_now
+from govflow.schedules import intake_interval, watchdog_interval
 
 # A poll that outlasts its interval must not be joined by a second one doing the same work.
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
@@ -43,7 +44,7 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
             RunnerDeployment,
             intake.to_deployment(
                 name="intake",
-                interval=settings.intake_interval_seconds,
+                interval=intake_interval(settings),
                 tags=["govflow", "intake"],
                 description="Poll Jira for new and changed requests.",
                 concurrency_limit=ONE_AT_A_TIME,
@@ -53,7 +54,7 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
             RunnerDeployment,
             sla_watchdog.to_deployment(
                 name="sla-watchdog",
-                interval=settings.watchdog_interval_seconds,
+                interval=watchdog_interval(settings),
                 tags=["govflow", "sla"],
                 description="Fire due SLA warnings and breaches; re-drive stalled requests.",
                 concurrency_limit=ONE_AT_A_TIME,
