@@ -50,6 +50,7 @@ REFERENCES = {
     "sla_policy": "sla_policies",
     "request_type_field": "fields",
     "required_fields": "fields",
+    "attest_teams": "teams",
 }
 
 FIELD_HINTS = {
@@ -845,4 +846,16 @@ def _check_sops(rules: Rules, report: _Report, base: Path) -> None:
             ("sops", "directory"),
             f"no directory {directory}",
             "create it, or point `sops.directory` at the SOP folder (relative to the rules file)",
+        )
+    training = rules.sops.training
+    if training is None:
+        return
+    for i, team in enumerate(training.attest_teams):
+        if team not in rules.teams:
+            _unknown(report, ("sops", "training", "attest_teams", i), "team", team, rules.teams)
+    if not (training.channels or rules.sops.announce_channels):
+        report.add(
+            ("sops", "training", "channels"),
+            "no channel to post the training case in",
+            "name one under `sops.training.channels`, or set `sops.announce_channels`",
         )

@@ -334,11 +334,26 @@ class JiraRules(Strict):
     breach_label: str = "sla-breached"
 
 
+class TrainingRules(Strict):
+    """Who must attest to each published SOP version, and how they are reminded (issue 15)."""
+
+    attest_teams: list[str] = Field(
+        min_length=1, description="teams whose roster attests: e.g. [bpo_ops, qa]"
+    )
+    channels: list[ChannelId] = Field(
+        default=[], description="where the training case is posted; [] = sops.announce_channels"
+    )
+    remind_before: Duration = Field(
+        default="2d", description="working time before the effective date reminders start"
+    )
+
+
 class SopRules(Strict):
     """Where SOP documents come from and where publications are announced."""
 
     directory: str = "sops"
     announce_channels: list[ChannelId] = []
+    training: TrainingRules | None = None
 
 
 class Rules(Strict):
