@@ -129,7 +129,7 @@ def test_a_breached_clock_escalates_once_and_stalled_requests_are_redriven(
 def test_the_runner_serves_the_watchdog_on_its_interval_one_at_a_time() -> None:
     """A sweep that outlasts its interval is not joined by a second one."""
     served = deployments(Settings(watchdog_interval_seconds=45))
-    [watchdog] = [d for d in served if d.name == "sla-watchdog"]
+    [watchdog] = [d for d in served if d.name == "govflow-sla-watchdog"]
 
     [schedule] = [s.schedule for s in watchdog.schedules or []]
     assert isinstance(schedule, IntervalSchedule)

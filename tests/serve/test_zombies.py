@@ -1,0 +1,181 @@
+"""Two runners of one installation; kill -9 of one crashes only its run, and frees the slot.
+
+Replaces "a starting runner crashes its deployments' running runs", which crashed the runs of
+every other runner too. The runners are real processes serving a deployment of a sleeping
+flow with govflow's settings (heartbeats, the zombie automation, one run at a time); the
+Prefect server is the real one of the test session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.events.schemas.automations import EventTrigger
+from prefect.events.schemas.events import ResourceSpecification
+from prefect.exceptions import ObjectNotFound
+
+from govflow.zombies import (
+    HEARTBEAT_SECONDS,
+    automation_name,
+    watch_for_zombies,
+    zombie_automation,
+)
+
+pytestmark = pytest.mark.prefect
+
+# Shorter than production's 90 s to keep the test short; still more than a heartbeat apart.
+AFTER_SECONDS = 45
+
+
+def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `check` until true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout:g} s: {what}"
+        time.sleep(0.5)
+
+
+def flow_run(run_id: UUID) -> FlowRun:
+    """The flow run as the server has it now."""
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id)
+
+
+def state_of(run_id: UUID) -> StateType | None:
+    """The type of the run's current state."""
+    state = flow_run(run_id).state
+    return state.type if state else None
+
+
+class Runners:
+    """Runner processes of one installation, each in a process group of its own."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.installation = f"zt-{uuid.uuid4().hex[:8]}"
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        """Start one runner; return once it has set up its automation and is serving."""
+        ready = self.tmp_path / f"{name}.ready"
+        log = (self.tmp_path / f"{name}.log").open("wb")
+        argv = [sys.executable, "-m", "tests.serve.zombie_runner", self.installation]
+        process = subprocess.Popen(
+            [*argv, str(AFTER_SECONDS), str(ready)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        eventually(ready.exists, 120, f"runner {name} started")
+        eventually(self._registered, 60, "the deployment registered")
+        return process
+
+    def _registered(self) -> bool:
+        try:
+            self.deployment_id()
+        except ObjectNotFound:
+            return False
+        return True
+
+    def deployment_id(self) -> UUID:
+        """The served deployment's id, once a runner has registered it."""
+        name = f"zombie-test-sleeper/{self.installation}-sleeper"
+        with get_client(sync_client=True) as client:
+            return client.read_deployment_by_name(name).id
+
+    def new_run(self, pid_file: Path) -> UUID:
+        """A run of the deployment, picked up by whichever runner polls first."""
+        with get_client(sync_client=True) as client:
+            run = client.create_flow_run_from_deployment(
+                self.deployment_id(), parameters={"pid_file": str(pid_file)}
+            )
+        return run.id
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """kill -9 of the runner's process group: the runner and its flow-run processes."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        """Whatever is still running goes."""
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def runners(prefect_api: str, tmp_path: Path) -> Iterator[Runners]:
+    """Runners of a fresh installation; killed and their automation deleted afterwards."""
+    fleet = Runners(tmp_path)
+    yield fleet
+    fleet.stop_all()
+    with get_client(sync_client=True) as client:
+        for automation in client.read_automations_by_name(automation_name(fleet.installation)):
+            client.delete_automation(automation.id)
+
+
+class TestZombieAutomation:
+    """The automation each runner keeps on the Prefect server."""
+
+    def test_created_once_and_kept_up_to_date(self, prefect_api: str) -> None:
+        """A second runner start updates the automation instead of adding another."""
+        installation = f"zt-{uuid.uuid4().hex[:8]}"
+        first = watch_for_zombies(installation)
+        again = watch_for_zombies(installation)
+        with get_client(sync_client=True) as client:
+            found = client.read_automations_by_name(automation_name(installation))
+            for automation in found:
+                client.delete_automation(automation.id)
+        assert first == again and [a.id for a in found] == [first]
+
+    def test_judges_only_its_installations_runs(self) -> None:
+        """It matches runs tagged with its installation, not another's."""
+        trigger = zombie_automation("staging").trigger
+        assert isinstance(trigger, EventTrigger)
+        tag = {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.staging"}
+        assert trigger.match_related == ResourceSpecification(tag)
+        assert trigger.within.total_seconds() > HEARTBEAT_SECONDS
+
+
+class TestTwoRunners:
+    """kill -9 of one runner of two."""
+
+    def test_only_the_killed_runners_run_is_crashed_and_the_slot_is_freed(
+        self, runners: Runners, tmp_path: Path
+    ) -> None:
+        """A's run survives B's start; after A's kill it is crashed; B then runs the next."""
+        first = runners.start("a")
+        pid_a = tmp_path / "run-a.pid"
+        run_a = runners.new_run(pid_a)
+        eventually(lambda: state_of(run_a) == StateType.RUNNING, 120, "A runs the first run")
+        eventually(pid_a.exists, 60, "the first run's process started")
+
+        runners.start("b")
+        # The old start-up crashed every running run of the deployment here.
+        time.sleep(HEARTBEAT_SECONDS / 3)
+        assert state_of(run_a) == StateType.RUNNING
+
+        runners.kill(first)
+        eventually(
+            lambda: state_of(run_a) == StateType.CRASHED,
+            AFTER_SECONDS + HEARTBEAT_SECONDS + 60,
+            "the killed runner's run is crashed",
+        )
+        # Its slot is free: B takes the next run instead of it being cancelled.
+        pid_b = tmp_path / "run-b.pid"
+        run_b = runners.new_run(pid_b)
+        eventually(lambda: state_of(run_b) == StateType.RUNNING, 120, "B runs the next run")
