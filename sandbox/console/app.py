@@ -9,6 +9,7 @@ front-end build, the pages work without script, and the browser test drives real
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from sandbox.jira.model import JiraApiError
 from sandbox.slack.state import Message
 
 COOKIE = "govflow_as"
+JIRA_MENTION = re.compile(r"\[~accountid:([^\]]+)\]")
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -149,10 +151,22 @@ def create_console_app(backend: Backend) -> Starlette:
                     "url": f"/slack/c/{channel['id']}/t/{message.ts}",
                 }
             )
+        people = backend.jira_people()
+        comments = [
+            {
+                **c,
+                "author": people.get(c["author_email"], c["author_email"]),
+                "body": JIRA_MENTION.sub(
+                    lambda m: "@" + people.get(m.group(1), m.group(1)), c["body"]
+                ),
+            }
+            for c in issue["comments"]
+        ]
         return render(
             request,
             "jira_ticket.html",
             issue=issue,
+            comments=comments,
             form=backend.form,
             threads=threads,
             runs_url=backend.prefect_runs_url(key),

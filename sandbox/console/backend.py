@@ -208,6 +208,13 @@ class Backend:
         """Comment as `person` (Jira sends govflow its comment_created webhook)."""
         self.jira.comment_as(key, person.email, body)
 
+    def jira_people(self) -> dict[str, str]:
+        """Display names by account id and by email, for mentions and comment authors."""
+        names: dict[str, str] = {}
+        for user in self.jira._call("GET", "/users"):
+            names[user["account_id"]] = names[user["email"]] = user["display_name"]
+        return names
+
     def prefect_runs_url(self, key: str) -> str | None:
         """The Prefect UI's flow runs tagged with this Jira key."""
         if self.prefect_ui_url is None:
