@@ -12,8 +12,8 @@ long the receiver took to answer each one, as Slack would see it. p50/p99 are ne
 
 Here the receiver's `advance` trigger is a no-op, so the figures are the receiver's alone;
 `bench.hitl` runs the same measurement against the production receiver
-(`python -m govflow.receiver`), whose trigger submits the `advance` background task to a
-real Prefect server after each ack.
+(`python -m govflow.receiver`), whose trigger is `ledger_only` too since the runners take
+their work from the ledger (before, it submitted an `advance` background task to Prefect).
 
 By hand: `--no-threadpool` dispatches to Bolt on the event loop itself, which is what
 `slack_bolt.adapter.starlette.SlackRequestHandler` does, for comparison; `--cold-users`
@@ -140,8 +140,8 @@ def measure(
     """Seed, start the stand-in and the receiver, fire `rounds` bursts, return the latencies.
 
     With `prefect_env` (PREFECT_API_URL, PREFECT_HOME) the receiver is the production one,
-    `python -m govflow.receiver`, whose trigger submits `advance` to that Prefect server;
-    without it, a receiver whose trigger does nothing.
+    `python -m govflow.receiver`, with that Prefect server in its environment; without it,
+    `create_app` with a trigger that does nothing.
     """
     total = rounds * burst + 1
     cards = seed_requests(database_url, total)

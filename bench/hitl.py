@@ -8,11 +8,12 @@ One run starts a fresh Prefect server (SQLite in a temporary PREFECT_HOME) and, 
 
 1. govflow's real path, per runner poll (PREFECT_RUNNER_POLL_FREQUENCY): the Jira and Slack
    stand-ins and the receiver (`govflow.receiver.create_app` on a ThreadedServer, with the
-   production trigger, `flows.advance_relay.AdvanceRelay`) in this process over a migrated
+   production trigger, `ledger_only`: it records, the runner's dispatcher finds the event in
+   the ledger) in this process over a migrated
    SQLite ledger with the SOPs imported (`govflow.startup.prepare_ledger`); `python -m
    flows.runner` as a separate process with the environment `govflow serve` gives it (the
    GOVFLOW_* of the stand-ins and ledger, this server's PREFECT_API_URL, the same PREFECT_HOME),
-   whose task worker runs `advance`. N requests are filed in Jira and taken in by `intake`;
+   whose dispatcher runs `advance`. N requests are filed in Jira and taken in by `intake`;
    then, one request at a time, people claim, assess, approve and publish by Slack clicks and
    modal submissions. Three gates per request are timed, each after a random 0..poll s pause:
    (a) assessment submitted -> first approval card posted, (b) the approval that completes
@@ -23,9 +24,9 @@ One run starts a fresh Prefect server (SQLite in a temporary PREFECT_HOME) and, 
    with PREFECT_API_URL set to the same server, after govflow's runner has stopped; its
    JSON gives p50/p95 of click -> next stage message over the same three gates.
 3. Receiver acknowledgement under bursts of 20 concurrent signed clicks (bench.ack) against
-   the production receiver, `python -m govflow.receiver`, whose relay submits `advance` to
-   this server (no task worker runs then, so the submissions only queue), on a SQLite
-   ledger and, when reachable, a PostgreSQL one.
+   the production receiver, `python -m govflow.receiver` (it records and answers; since the
+   dispatcher it submits nothing to Prefect), on a SQLite ledger and, when reachable, a
+   PostgreSQL one.
 
 Targets (issue 3): ack p99 < 300 ms; click -> next stage p95 <= 0.5 x the baseline's p95.
 p50/p95/p99 are nearest-rank, as in the baseline. GOVFLOW_BENCH_HITL_N overrides N and
@@ -122,7 +123,7 @@ def run(*, quick: bool) -> list[dict[str, object]]:
                 say(f"hitl: ack, {rounds} bursts of 20, {database}")
                 result = ack.measure(url, rounds=rounds, burst=20, prefect_env=bench.prefect_env)
             DETAILS[f"ack_{database}_ms"] = result.samples
-            rows.append(ack.row(result, "trigger -> Prefect"))
+            rows.append(ack.row(result, "production receiver"))
     return rows
 
 
@@ -211,13 +212,10 @@ class Bench:
         prepare_ledger(settings, self.rules, engine, datetime.now(UTC))
         self.sessions = make_sessionmaker(engine)
 
-        from flows.advance_relay import AdvanceRelay
-        from govflow.receiver import create_app
+        from govflow.receiver import create_app, ledger_only
         from govflow.runtime import Runtime
 
-        relay = AdvanceRelay()
-        self.stack.callback(relay.close)
-        app = create_app(Runtime.load(), advance=relay)
+        app = create_app(Runtime.load(), advance=ledger_only)
         receiver = self.stack.enter_context(ThreadedServer(app))
         self.slack.configure_receiver(f"{receiver.url}/slack/events", SIGNING_SECRET)
 

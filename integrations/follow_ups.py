@@ -10,8 +10,8 @@ answered, and none for `QUIET_PERIOD_S`: a burst's requests arrive with small ga
 the job has waited `max_wait` seconds since it was submitted, whichever comes first. The
 bound is counted from submission, so a steady stream of requests delays follow-ups by at
 most `max_wait`, never indefinitely. A single click, the common case, waits only the quiet
-period. (The trigger's own cost, Prefect's client, is moved out of the process altogether:
-`flows.advance_relay`.)
+period. (The production trigger costs nothing: the runners take the work from the ledger,
+`govflow.dispatch`.)
 """
 
 from __future__ import annotations

@@ -160,10 +160,14 @@ _NESTED_IDS = (
 
 
 class AdvanceTrigger(Protocol):
-    """Starts the short `advance` run of one request (govflow.advance.trigger_advance)."""
+    """Called after an answer with the request whose event was recorded.
+
+    In production it does nothing (`govflow.receiver.ledger_only`): the runners' dispatchers
+    find the event in the ledger. Tests pass one that applies the events at once.
+    """
 
     def __call__(self, request_id: int) -> None:
-        """Submit the run; recording never waits on it (the watchdog re-drives lost ones)."""
+        """Hint that the request has new work; the ledger, not this call, is what counts."""
         ...
 
 

@@ -36,7 +36,7 @@ BANGKOK = ZoneInfo("Asia/Bangkok")  # the listing experts' calendar
 
 
 class RecordingTrigger:
-    """Stands in for `trigger_advance`: remembers which requests it was asked to advance."""
+    """Stands in for `run_advance`: remembers which requests it was asked to advance."""
 
     def __init__(self) -> None:
         self.request_ids: list[int] = []
