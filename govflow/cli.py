@@ -93,11 +93,13 @@ def serve_command(
 
 
 def _register_subcommands() -> None:
+    from govflow.cli_report import report_command
     from govflow.cli_sla import sla_app
     from govflow.cli_sop import sop_app
 
     app.add_typer(sop_app, name="sop", help="Read the SOP registry: list, show, diff, export.")
     app.add_typer(sla_app, name="sla", help="Explain how a request's SLA due times were computed.")
+    app.command("report")(report_command)
 
 
 _register_subcommands()
