@@ -24,4 +24,5 @@ def board_url(api_url: str) -> str:
 
 def runs_url(api_url: str, tag: str) -> str:
     """The UI's runs page filtered to one tag (a request's Jira key)."""
-    return f"{ui_url(api_url)}/runs?tags={quote(tag)}"
+    # `tag`, not `tags`: the runs page reads `tag` (with `tags` it shows every run).
+    return f"{ui_url(api_url)}/runs?tag={quote(tag)}"

@@ -16,10 +16,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from config.rules import Rules
-from integrations.prefect_ui.urls import board_url
+from integrations.prefect_ui.urls import board_url, runs_url
 from sandbox.console.blockkit import metadata_key
 from sandbox.jira.control import RemoteJiraSandbox
 from sandbox.jira.seed import CUSTOM_FIELDS
@@ -219,7 +218,7 @@ class Backend:
         """The Prefect UI's flow runs tagged with this Jira key."""
         if self.prefect_ui_url is None:
             return None
-        return f"{self.prefect_ui_url}/runs?tag={quote(key)}"
+        return runs_url(f"{self.prefect_ui_url}/api", key)
 
     def prefect_board_url(self) -> str | None:
         """The Prefect UI page of govflow's open-requests board (its latest artifact)."""
