@@ -48,10 +48,15 @@ class Assessment(BaseModel):
     proposed_change: str = Field(default="", max_length=MAX_TEXT)
     affected_sops: tuple[str, ...] = Field(default=(), max_length=MAX_SOPS)
     rationale: str = Field(min_length=1, max_length=MAX_TEXT)
+    # Optional worked examples for the training case of the SOP version this leads to.
+    example_passes: str = Field(default="", max_length=MAX_TEXT)
+    example_fails: str = Field(default="", max_length=MAX_TEXT)
     author: Person
     submitted_at: UtcDateTime
 
-    @field_validator("proposed_change", "rationale", mode="before")
+    @field_validator(
+        "proposed_change", "rationale", "example_passes", "example_fails", mode="before"
+    )
     @classmethod
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value

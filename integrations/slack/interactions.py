@@ -81,6 +81,8 @@ class InputId(StrEnum):
     FEEDBACK = "feedback"
     QUESTION = "question"
     DRAFT = "draft"
+    EXAMPLE_PASSES = "example_passes"
+    EXAMPLE_FAILS = "example_fails"
 
 
 # Buttons that only open a modal: the event comes with the modal's submission.
@@ -529,6 +531,8 @@ _FIELD_INPUT = {
     "proposed_change": InputId.PROPOSED_CHANGE,
     "affected_sops": InputId.AFFECTED_SOPS,
     "rationale": InputId.RATIONALE,
+    "example_passes": InputId.EXAMPLE_PASSES,
+    "example_fails": InputId.EXAMPLE_FAILS,
 }
 
 
@@ -540,6 +544,8 @@ def _assessment(values: Mapping[str, Any], actor: Person, at: datetime) -> Asses
     change = _text(values, InputId.PROPOSED_CHANGE)
     sops = _choices(values, InputId.AFFECTED_SOPS)
     rationale = _text(values, InputId.RATIONALE)
+    passes = _text(values, InputId.EXAMPLE_PASSES)
+    fails = _text(values, InputId.EXAMPLE_FAILS)
     if recommendation is None:
         errors[InputId.RECOMMENDATION] = "Choose a recommendation"
     if risk is None:
@@ -550,7 +556,13 @@ def _assessment(values: Mapping[str, Any], actor: Person, at: datetime) -> Asses
         )
     if len(sops) > MAX_SOPS:
         errors[InputId.AFFECTED_SOPS] = f"Choose at most {MAX_SOPS} SOPs"
-    for input_id, text in ((InputId.PROPOSED_CHANGE, change), (InputId.RATIONALE, rationale)):
+    typed = (
+        (InputId.PROPOSED_CHANGE, change),
+        (InputId.RATIONALE, rationale),
+        (InputId.EXAMPLE_PASSES, passes),
+        (InputId.EXAMPLE_FAILS, fails),
+    )
+    for input_id, text in typed:
         if len(text) > MAX_TEXT:
             errors[input_id] = f"Keep it within {MAX_TEXT} characters"
     if recommendation is Recommendation.PROCEED:
@@ -573,6 +585,8 @@ def _assessment(values: Mapping[str, Any], actor: Person, at: datetime) -> Asses
             proposed_change=change,
             affected_sops=tuple(sops),
             rationale=rationale,
+            example_passes=passes,
+            example_fails=fails,
             author=actor,
             submitted_at=at,
         )

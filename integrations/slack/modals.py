@@ -122,6 +122,22 @@ def assessment_modal(
             hint="Why you recommend this. For “Needs info”, this is the question put to the "
             "requester on Jira.",
         ),
+        _text_input(
+            InputId.EXAMPLE_PASSES,
+            "A listing that now passes",
+            initial.example_passes if initial else "",
+            optional=True,
+            hint="For the reviewers' training case: a listing the change lets through. "
+            "It becomes a question of the training check.",
+        ),
+        _text_input(
+            InputId.EXAMPLE_FAILS,
+            "A listing that now fails",
+            initial.example_fails if initial else "",
+            optional=True,
+            hint="A listing the change stops. Without examples the training case says none "
+            "were given.",
+        ),
     ]
     return _modal(
         ActionId.ASSESS,

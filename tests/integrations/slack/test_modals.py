@@ -50,8 +50,9 @@ def view_problems(view: dict[str, Any]) -> list[str]:
 
 
 class TestAssessmentModal:
-    def test_has_the_five_inputs_and_ties_back_to_the_card(self) -> None:
-        """Recommendation, risk, change, SOPs and rationale; metadata names key, round, card."""
+    def test_has_the_seven_inputs_and_ties_back_to_the_card(self) -> None:
+        """Recommendation, risk, change, SOPs, rationale and the two optional training
+        examples (issue 15); metadata names key, round, card."""
         view = assessment_modal("MODREQ-12", 2, SOPS, channel_id="C0EX00001", message_ts="1.2")
         assert view["callback_id"] == ActionId.ASSESS
         assert json.loads(view["private_metadata"]) == {
@@ -67,7 +68,12 @@ class TestAssessmentModal:
             InputId.PROPOSED_CHANGE,
             InputId.AFFECTED_SOPS,
             InputId.RATIONALE,
+            InputId.EXAMPLE_PASSES,
+            InputId.EXAMPLE_FAILS,
         ]
+        assert (
+            found[InputId.EXAMPLE_PASSES]["optional"] and found[InputId.EXAMPLE_FAILS]["optional"]
+        )
         assert [o["value"] for o in options(found[InputId.RECOMMENDATION]["element"])] == [
             r.value for r in Recommendation
         ]
