@@ -206,6 +206,31 @@ class SlackGateway:
         )
         return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
 
+    def upload_file(
+        self,
+        channel: str,
+        content: bytes,
+        *,
+        filename: str,
+        title: str,
+        initial_comment: str = "",
+        alt_txt: str = "",
+    ) -> str:
+        """Share a file in a channel (getUploadURLExternal, upload, completeUploadExternal)."""
+        response = self._call(
+            "files.completeUploadExternal",
+            lambda c: c.files_upload_v2(
+                channel=channel,
+                content=content,
+                filename=filename,
+                title=title,
+                initial_comment=initial_comment or None,
+                alt_txt=alt_txt or None,
+            ),
+        )
+        files = response.get("files") or [response.get("file") or {}]
+        return str(files[0].get("id", ""))
+
     def update_message(
         self,
         channel: str,

@@ -36,6 +36,7 @@ from starlette.websockets import WebSocket
 
 from sandbox.faults import Fault, FaultKind, FaultPlan
 from sandbox.slack.errors import ApiFailure
+from sandbox.slack.files import FILE_METHODS, store_of, upload_endpoint
 from sandbox.slack.interactivity import Delivery, Interactivity
 from sandbox.slack.methods import METHODS, Args
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
@@ -164,8 +165,10 @@ class SlackApp:
                     response_url_endpoint(self.interactivity),
                     methods=["POST"],
                 ),
+                Route("/upload/v1/{token}", upload_endpoint, methods=["POST"]),
             ]
         )
+        self.control.state.workspace = workspace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route `/api/` to the Web API, WebSockets to Socket Mode, the rest to control."""
@@ -179,6 +182,8 @@ class SlackApp:
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         method = scope["path"][len("/api/") :]
+        # Upload URLs point back at this server, under the address the client used.
+        store_of(self.workspace).base_url = str(request.base_url)
         body = await request.body()
         refused: ApiFailure | None = None
         args: dict[str, Any] = {}
@@ -223,7 +228,7 @@ class SlackApp:
         refused: ApiFailure | None,
         warnings: list[str],
     ) -> tuple[int, dict[str, Any]]:
-        handler = METHODS.get(method)
+        handler = METHODS.get(method) or FILE_METHODS.get(method)
         try:
             if handler is None:
                 raise ApiFailure("unknown_method", extra={"req_method": method})
@@ -540,6 +545,12 @@ def control_routes(
         )
         return {"delivery": delivery.to_json()}
 
+    async def files(request: Request) -> dict[str, Any]:
+        """GET: every upload, its bytes as size and sha256."""
+        store = store_of(ws)
+        with store.lock:
+            return {"files": [u.to_json() for u in store.uploads.values()]}
+
     async def response_posts(request: Request) -> dict[str, Any]:
         """GET ?user=: posts the app made to response URLs."""
         found = people.response_posts(user=request.query_params.get("user"))
@@ -570,5 +581,6 @@ def control_routes(
         ("/_sandbox/slash", slash, "POST"),
         ("/_sandbox/redeliver", redeliver, "POST"),
         ("/_sandbox/response-posts", response_posts, "GET"),
+        ("/_sandbox/files", files, "GET"),
     ]
     return [Route(path, _guarded(fn), methods=[verb]) for path, fn, verb in table]
