@@ -328,6 +328,10 @@ class Backend:
         try:
             delivery = self.slack.click(channel, ts, action_id, person.slack_id, value=value)
         except RuntimeError as exc:
+            if "HTTP 409" in str(exc):
+                return ClickOutcome(
+                    note="Nothing receives Slack's clicks: is govflow's receiver running?"
+                )
             return ClickOutcome(note=f"That button is gone (the card changed): {exc}")
         note = _delivery_problem(delivery)
         if note:
