@@ -9,8 +9,9 @@ sections an expert would call relevant); the SOP passages are the numbered secti
 shipped SOPs in config/sops. For each ledger backend it indexes them through the product's
 own code (`integrations.db.search`), then ranks:
 - `fts`: the backend's full-text score alone (SQLite FTS5 bm25, PostgreSQL ts_rank);
-- `fts+rules`: that score plus what govflow knows of both requests (`domain.precedents`:
-  same domain, market, request type, the SOP the requester names), as routing does.
+- `fts+rules`: what routing does (`govflow.precedents`): requests of the same domain only,
+  ranked by that score plus what govflow knows of both requests (`domain.precedents`: same
+  market, the SOP the requester names; SOP passages also by domain).
 recall@3 is the share of a query's relevant items found in the first three (every query has
 at most three), MRR the mean of 1/rank of the first relevant item in the first ten.
 Then it adds distractor requests (made of the set's own words, so they match as much as
@@ -155,7 +156,8 @@ def _methods(session: Any) -> dict[str, Ranker]:
     def ruled(q: dict[str, Any]) -> tuple[list[str], list[str]]:
         query = query_of(q)
         terms = search_terms(query.text)
-        found = rank_requests(query, search_requests(session, terms, CANDIDATES), MRR_DEPTH)
+        candidates = search_requests(session, terms, CANDIDATES, domain=query.domain)
+        found = rank_requests(query, candidates, MRR_DEPTH)
         passages = rank_passages(query, search_passages(session, terms, CANDIDATES), MRR_DEPTH)
         return [c.key for c in found], [f"{p.sop_id}#{p.number}" for p in passages]
 

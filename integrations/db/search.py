@@ -152,9 +152,11 @@ def index_sop(
     return len(rows)
 
 
-def search_requests(session: Session, terms: Sequence[str], limit: int) -> list[RequestCandidate]:
-    """Decided requests matching any of `terms`, best first, with the backend's score."""
-    rows = _search(session, REQUEST, terms, limit)
+def search_requests(
+    session: Session, terms: Sequence[str], limit: int, *, domain: str | None = None
+) -> list[RequestCandidate]:
+    """Decided requests matching any of `terms` (of `domain`, if given), best first."""
+    rows = _search(session, REQUEST, terms, limit, domain=domain)
     return [
         RequestCandidate(
             key=row["ref"],
@@ -211,7 +213,9 @@ def section_counts(session: Session, sop_ids: Iterable[str]) -> dict[str, int]:
     return {str(sop): int(n) for sop, n in session.execute(query)}
 
 
-def _search(session: Session, kind: str, terms: Sequence[str], limit: int) -> list[Any]:
+def _search(
+    session: Session, kind: str, terms: Sequence[str], limit: int, *, domain: str | None = None
+) -> list[Any]:
     # Terms come from `domain.precedents.search_terms` (lowercase letters and digits); any
     # other shape is dropped rather than quoted, so no input can reach the query syntax.
     clean = [t.replace("'", "") for t in terms]
@@ -222,7 +226,7 @@ def _search(session: Session, kind: str, terms: Sequence[str], limit: int) -> li
         statement = text(
             "SELECT d.*, ts_rank(d.search, q) AS score "
             "FROM precedent_documents d, to_tsquery('english', :query) q "
-            "WHERE d.kind = :kind AND d.search @@ q "
+            "WHERE d.kind = :kind AND d.search @@ q AND (:domain = '' OR d.domain = :domain) "
             "ORDER BY score DESC, d.id LIMIT :limit"
         )
         query = " | ".join(clean)
@@ -232,10 +236,13 @@ def _search(session: Session, kind: str, terms: Sequence[str], limit: int) -> li
             "SELECT d.*, -bm25(precedent_fts, 2.0, 1.0) AS score "
             "FROM precedent_fts JOIN precedent_documents d ON d.id = precedent_fts.rowid "
             "WHERE precedent_fts MATCH :query AND d.kind = :kind "
+            "AND (:domain = '' OR d.domain = :domain) "
             "ORDER BY score DESC, d.id LIMIT :limit"
         )
         query = " OR ".join(f'"{t}"' for t in clean)
-    result = session.execute(statement, {"query": query, "kind": kind, "limit": limit})
+    # Ranking happens after the filter, so a domain leaves the backend less to score.
+    params = {"query": query, "kind": kind, "limit": limit, "domain": domain or ""}
+    result = session.execute(statement, params)
     return [_decoded(row._mapping) for row in result]
 
 

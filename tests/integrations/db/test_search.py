@@ -92,6 +92,15 @@ class TestSearch:
         assert found[0].sop_versions == ("SOP-LST-001 v2",)
         assert found[0].score > 0
 
+    def test_domain_filter(self, session: Session) -> None:
+        """Given a domain, only that domain's requests are scored and returned."""
+        index_request(session, decided("MODREQ-1", "Vape pods", "vape retailers"), NOW)
+        other = decided("MODREQ-2", "Vape reviews", "vape retailers")
+        index_request(session, other.__class__(**{**other.__dict__, "domain": "content"}), NOW)
+        assert {c.key for c in search_requests(session, ["vape"], 5)} == {"MODREQ-1", "MODREQ-2"}
+        found = search_requests(session, ["vape"], 5, domain="content")
+        assert [c.key for c in found] == ["MODREQ-2"]
+
     def test_reindexing_updates_in_place(self, session: Session) -> None:
         """Indexing a request again replaces its entry: one row, the new words."""
         index_request(session, decided("MODREQ-1", "Vape pods", "old words"), NOW)
