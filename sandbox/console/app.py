@@ -173,6 +173,20 @@ def create_console_app(backend: Backend) -> Starlette:
             board_url=backend.prefect_board_url(),
         )
 
+    def jira_state(request: Request) -> Response:
+        """What the ticket page polls: status, update time and comment count."""
+        try:
+            issue = backend.issue(request.path_params["key"].upper())
+        except JiraApiError:
+            return JSONResponse({"missing": True}, status_code=404)
+        return JSONResponse(
+            {
+                "status": issue["status"],
+                "updated": issue["updated"],
+                "comments": len(issue["comments"]),
+            }
+        )
+
     async def jira_edit(request: Request) -> Response:
         key = request.path_params["key"].upper()
         form = await _form(request)
@@ -371,6 +385,7 @@ def create_console_app(backend: Backend) -> Starlette:
         Route("/jira/new", jira_new),
         Route("/jira/new", jira_create, methods=["POST"]),
         Route("/jira/{key}", jira_ticket),
+        Route("/jira/{key}/state", jira_state),
         Route("/jira/{key}/edit", jira_edit, methods=["POST"]),
         Route("/jira/{key}/comment", jira_comment, methods=["POST"]),
         Route("/slack", slack_home),

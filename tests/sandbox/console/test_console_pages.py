@@ -102,6 +102,9 @@ def test_file_edit_and_comment_as_the_chosen_person(
     )
     page = console.get("/jira/MODREQ-8").text
     assert "Here is the audit sheet." in page and "Tomas Herrera" in page
+    # What the page polls to reload itself when the ticket changes.
+    state = console.get("/jira/MODREQ-8/state").json()
+    assert state["status"] == "Open" and state["comments"] == 1
     assert 'href="http://127.0.0.1:4200/runs?tag=MODREQ-8"' in page
 
 
