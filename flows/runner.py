@@ -13,12 +13,15 @@ from config.settings import Settings, load_settings
 from flows.advance import run_advance
 from flows.intake import intake
 from flows.sla_watchdog import sla_watchdog
+from flows.weekly_report import weekly_report
 from govflow.dispatch import Dispatcher
 from govflow.health import serve_runner_health
 from govflow.runtime import shared_engine, utc_now
 from govflow.schedules import intake_interval, watchdog_interval
 from govflow.zombies import send_heartbeats, watch_for_zombies
 
+# Mondays 08:00 UTC: the week's cycle-time digest (govflow.digest).
+WEEKLY_REPORT_CRON = "0 8 * * 1"
 # A poll that outlasts its interval must not be joined by a second one doing the same work.
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
@@ -54,6 +57,16 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
                 interval=watchdog_interval(settings),
                 tags=[name, "sla"],
                 description="Fire due SLA warnings and breaches; re-drive stalled requests.",
+                concurrency_limit=ONE_AT_A_TIME,
+            ),
+        ),
+        cast(
+            RunnerDeployment,
+            weekly_report.to_deployment(
+                name=f"{name}-weekly-report",
+                cron=WEEKLY_REPORT_CRON,
+                tags=[name, "report"],
+                description="The week's cycle times as an artifact and in the governance channel.",
                 concurrency_limit=ONE_AT_A_TIME,
             ),
         ),
