@@ -52,7 +52,7 @@ class TestCheckConfigCommand:
         result = CliRunner().invoke(app, ["check-config"])
         assert result.exit_code == 0, result.output
         last = result.output.splitlines()[-1]
-        assert last.startswith("OK: 5 request types, 9 teams, 14 routes in ")
+        assert last.startswith("OK: 6 request types, 9 teams, 15 routes in ")
         assert "Jira: local stand-in; Slack: local stand-in" in last
         # The shipped QA routes ask n_of: 2 of QA's two approvers: warned, not refused.
         others = result.output.splitlines()[:-1]

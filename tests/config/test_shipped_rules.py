@@ -28,6 +28,7 @@ class TestShippedRules:
             "listing_policy_change",
             "new_category_sop",
             "qa_dispute",
+            "policy_exception",
         }
         assert set(rules.domains) == {"merchant_onboarding", "product_listing", "content"}
         assert rules.markets == ["MY", "SG", "ID", "TH", "PH", "VN"]

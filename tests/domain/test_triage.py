@@ -69,3 +69,25 @@ class TestRequestTypeField:
         with pytest.raises(TicketInvalid) as raised:
             triage(ticket(values), rules)
         assert [p.field for p in raised.value.problems] == ["category"]
+
+
+class TestPolicyException:
+    """A request type added by rules alone (docs/architecture.md, "Add a request type")."""
+
+    def test_a_complete_exception_takes_its_own_route(self, shipped: Rules) -> None:
+        """Governance signs off every exception and owns the SOP clause."""
+        values = {**COMPLETE, "request_type": "Policy exception", "evidence_links": "https://x.y/1"}
+        triaged = triage(ticket(values), shipped)
+        assert (triaged.request_type, triaged.route.name) == (
+            "policy_exception",
+            "policy-exception",
+        )
+        assert [s.team for s in triaged.route.signoff] == ["governance", "bpo_ops"]
+        assert triaged.route.sop_owner_team == "governance"
+
+    def test_an_exception_without_evidence_is_sent_back(self, shipped: Rules) -> None:
+        """Its own required fields are asked for."""
+        values = {**COMPLETE, "request_type": "Policy exception"}
+        with pytest.raises(TicketInvalid) as raised:
+            triage(ticket(values), shipped)
+        assert [p.field for p in raised.value.problems] == ["evidence_links"]
