@@ -58,6 +58,8 @@ class Interaction:
     error: str | None
     payload: dict[str, Any]
     at: float
+    # When the person pressed (before the HTTP request): where a click's latency starts.
+    sent_at: float = 0.0
 
     @property
     def acknowledged(self) -> bool:
@@ -72,10 +74,19 @@ class Journal:
     interactions: list[Interaction] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, key: str, action: str, user: str, delivery: Delivery) -> Interaction:
-        """Record one delivery."""
+    def add(
+        self, key: str, action: str, user: str, delivery: Delivery, sent_at: float = 0.0
+    ) -> Interaction:
+        """Record one delivery (`sent_at`: when it was sent, if the caller timed it)."""
         entry = Interaction(
-            key, action, user, delivery.status, delivery.error, delivery.payload, time.time()
+            key,
+            action,
+            user,
+            delivery.status,
+            delivery.error,
+            delivery.payload,
+            time.time(),
+            sent_at,
         )
         with self.lock:
             self.interactions.append(entry)
@@ -101,6 +112,9 @@ class Office:
     rules: Rules
     journal: Journal
     stop: threading.Event = field(default_factory=threading.Event)
+    # How often a person looks again at what they wait for (the bench looks often: no think
+    # time; the soak looks as a person would).
+    look_every_s: float = 0.5
 
 
 class Walk:
@@ -189,11 +203,12 @@ class Walk:
             if not view:
                 continue  # Slack did not open the form (views.open failed): click again
             while time.monotonic() < deadline:
+                sent_at = time.time()
                 try:
                     answer = slack.submit_view(view[-1].id, expert, values)
                 except KeyError:
                     break  # the form closed (its submission went through): look again
-                self.office.journal.add(self.key, "assessment", expert, answer)
+                self.office.journal.add(self.key, "assessment", expert, answer, sent_at)
                 if answer.status == 200 and answer.body:
                     # Refused, e.g. "moved on since this form was opened" when an earlier
                     # submission whose answer was lost went through: look at the card again.
@@ -237,11 +252,13 @@ class Walk:
         channel, ts = self._eventually(
             lambda: self._card(f"{self.key}:{suffix}"), f"card {self.key}:{suffix}"
         )
+        sent_at = time.time()
         try:
             answer = self.office.slack.click(channel, ts, action, user)
         except ValueError:
             return False  # the button is gone (the card was updated meanwhile): look again
-        return self.office.journal.add(self.key, action.value, user, answer).acknowledged
+        journal = self.office.journal
+        return journal.add(self.key, action.value, user, answer, sent_at).acknowledged
 
     # --- what a person sees (read from the ledger: where govflow put the cards) -----------
 
@@ -301,7 +318,7 @@ class Walk:
             value = check()
             if value:
                 return value
-            time.sleep(0.5)
+            time.sleep(self.office.look_every_s)
         return None
 
 

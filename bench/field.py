@@ -1,0 +1,500 @@
+"""Many requests at once through the real `govflow serve`: latency under load, and throughput.
+
+    python -m bench field                 # 30 requests; SQLite and PostgreSQL; both phases;
+                                          # the plain-Prefect baseline with 30 requests
+    python -m bench --quick field         # 10 requests, SQLite only, no baseline
+    GOVFLOW_BENCH_FIELD_SCALE=10,30,100 python -m bench field   # throughput at each size
+
+What runs, as in production: `govflow serve` with all its children (its own Prefect server,
+the Jira and Slack stand-ins, the runner with its dispatcher, the receiver), over a fresh
+ledger (a SQLite file, or a fresh schema of the PostgreSQL at 127.0.0.1:5432) and rules whose
+SOP folder has one SOP per request (parallel drafts of one SOP would test merge conflicts,
+not speed). N complete tickets are filed in the Jira stand-in at once (its webhooks bring
+them in) and N simulated people walk them to DONE concurrently, with no think time: signed
+clicks and modal submissions over HTTP, looking at the ledger every 0.1 s for what they
+wait on (`reliability.people.Walk`).
+
+Two phases per database:
+(a) latency under load: two CPU-burning processes keep the load above 4 on 2 cores. For every
+    interaction, click -> next Slack message: from just before the HTTP request to the Slack
+    stand-in's own time of govflow's next chat.postMessage or chat.update about that request
+    (from its call log: no polling in the figure); filing -> thread root likewise. Per gate
+    p50/p95/p99/max. "lost" counts events that waited over 5 s to be applied (a trigger that
+    went missing would show there), from the ledger's received_at/processed_at.
+(b) throughput, without the burners: requests/min and gates/s from the first filing to the
+    last DONE, and click -> next message p95 while all N move at once.
+The baseline (`../shared/bench/prefect_hitl_baseline.py --throughput N --poll 1`) runs in the
+same command on its own Prefect server, after govflow has stopped.
+
+Targets (issue 10): under load max < 5 s, p99 < 1.5 s, 0 lost; throughput >= 10x the
+baseline's requests/min with p95 < 1.5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from bench.__main__ import table
+from config.loader import load_rules
+from govflow.prefect_server import free_port
+from integrations.db.engine import make_reader_engine
+from integrations.db.models import EventRow
+from reliability.people import Journal, Office, Walk
+from reliability.soak import BASE_SOP, TEMPLATES, _affected_sop_field, sop_of
+from sandbox.jira.control import RemoteJiraSandbox
+from sandbox.slack.sandbox import RemoteSlackSandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = Path(
+    os.environ.get("GOVFLOW_BENCH_BASELINE", ROOT.parent / "shared/bench/prefect_hitl_baseline.py")
+)
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LOST_AFTER_S = 5.0
+WALK_TIMEOUT_S = 900.0
+MESSAGE_METHODS = ("chat.postMessage", "chat.update")
+BURNER = "import os\nos.nice(0)\nwhile True:\n    pass\n"
+DETAILS: dict[str, Any] = {}
+KEY = re.compile(r"MODREQ-\d+")
+
+
+def say(text: str) -> None:
+    """Progress on stderr, so the table on stdout stays clean."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def run(*, quick: bool) -> list[dict[str, object]]:
+    """Both phases on each database, then the baseline; one row per phase and gate."""
+    n = 10 if quick else 30
+    scale = [int(s) for s in os.environ.get("GOVFLOW_BENCH_FIELD_SCALE", str(n)).split(",")]
+    databases = ["sqlite"] if quick else ["sqlite", "postgresql"]
+    rows: list[dict[str, object]] = []
+    DETAILS.clear()
+    for database in databases:
+        say(f"field: {database}, {n} requests, 2 CPU burners")
+        loaded = latency_rows(database, walk_field(database, n, burners=2))
+        say(table(loaded))
+        rows += loaded
+        for size in scale:
+            say(f"field: {database}, {size} requests, no burners")
+            row = throughput_row(database, walk_field(database, size, burners=0))
+            say(table([row]))
+            rows.append(row)
+    if not quick:
+        say(f"field: baseline --throughput {n} --poll 1")
+        rows.append(baseline_row(n))
+    return rows
+
+
+# --- one walk ------------------------------------------------------------------------------
+
+
+@dataclass
+class FieldResult:
+    """What one walk of N requests measured."""
+
+    requests: int
+    done: int
+    wall_s: float
+    gates: int
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    lost: int = 0
+    max_event_wait_s: float = 0.0
+    load: list[float] = field(default_factory=list)
+    unmatched: int = 0
+
+
+def walk_field(database: str, n: int, *, burners: int) -> FieldResult:
+    """Serve, file N tickets at once, walk them all to DONE, measure."""
+    with ExitStack() as stack:
+        tmp = Path(tempfile.mkdtemp(prefix="govflow-field-"))
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        url = stack.enter_context(_ledger(database, tmp))
+        served = stack.enter_context(_serve(tmp, url, n))
+        engine = make_reader_engine(url)
+        stack.callback(engine.dispose)
+        sessions = sessionmaker(engine)
+        _wait_until_quiet(sessions)
+        for _ in range(burners):
+            stack.enter_context(_burner())
+        load = Load()
+        stack.enter_context(load.sampling())
+        jira = RemoteJiraSandbox(served.jira_url, timeout=30)
+        stack.callback(jira.close)
+        slack = RemoteSlackSandbox(served.slack_url, timeout=30)
+        stack.callback(slack.close)
+        rules = load_rules(tmp / "rules.yaml")
+        office = Office(
+            slack=slack,  # type: ignore[arg-type]  # same methods, over HTTP
+            sessions=sessions,
+            rules=rules,
+            journal=Journal(),
+            look_every_s=0.1,
+        )
+        filed_at, keys = _file(jira, n)
+        finished: dict[str, float] = {}
+
+        def walk(key_sop: tuple[str, str]) -> None:
+            key, sop = key_sop
+            Walk(office, key, sop).run()
+            finished[key] = time.time()
+
+        with ThreadPoolExecutor(n) as pool:
+            futures = [pool.submit(walk, ks) for ks in keys]
+            deadline = time.monotonic() + WALK_TIMEOUT_S
+            for future in futures:
+                future.result(timeout=max(1.0, deadline - time.monotonic()))
+        wall = max(finished.values()) - min(filed_at.values())
+        result = FieldResult(
+            requests=n, done=len(finished), wall_s=wall, gates=office.journal.acknowledged()
+        )
+        result.load = load.samples
+        _latencies(result, slack, office.journal, filed_at)
+        _event_waits(result, sessions)
+        DETAILS.setdefault("walks", []).append(
+            {"database": database, "burners": burners, **result.__dict__}
+        )
+        return result
+
+
+def _latencies(
+    result: FieldResult, slack: RemoteSlackSandbox, journal: Journal, filed: dict[str, float]
+) -> None:
+    """Click -> govflow's next message about the request, from the Slack stand-in's call log."""
+    messages: dict[str, list[float]] = {}
+    for call in slack.calls():
+        if call.method not in MESSAGE_METHODS or call.http_status != 200:
+            continue
+        text = json.dumps(call.args)
+        for key in {m.group(0) for m in KEY.finditer(text)}:
+            messages.setdefault(key, []).append(call.at)
+    for times in messages.values():
+        times.sort()
+
+    def next_message(key: str, after: float) -> float | None:
+        return next((t for t in messages.get(key, []) if t > after), None)
+
+    for key, at in filed.items():
+        _sample(result, "filed -> thread root", next_message(key, at), at)
+    for entry in journal.all():
+        if not entry.acknowledged or not entry.sent_at or entry.action.endswith("assess"):
+            continue  # opening the form answers with the form itself, not a message
+        _sample(result, entry.action, next_message(entry.key, entry.sent_at), entry.sent_at)
+
+
+def _sample(result: FieldResult, gate: str, message: float | None, start: float) -> None:
+    if message is None:
+        result.unmatched += 1
+        return
+    result.latencies.setdefault(gate, []).append(message - start)
+
+
+def _event_waits(result: FieldResult, sessions: sessionmaker[Any]) -> None:
+    """Events applied later than LOST_AFTER_S after they were recorded, and the longest wait."""
+    with sessions() as session:
+        rows = session.execute(
+            select(EventRow.received_at, EventRow.processed_at).where(
+                EventRow.kind != "jira_webhook"
+            )
+        ).all()
+    waits = [
+        (row.processed_at - row.received_at).total_seconds()
+        for row in rows
+        if row.processed_at is not None
+    ]
+    unapplied = sum(1 for row in rows if row.processed_at is None)
+    result.lost = unapplied + sum(1 for w in waits if w > LOST_AFTER_S)
+    result.max_event_wait_s = max(waits, default=0.0)
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+
+def latency_rows(database: str, result: FieldResult) -> list[dict[str, object]]:
+    """One row per gate, and one for all gates, of the walk under load."""
+    rows: list[dict[str, object]] = []
+    gates = {**result.latencies, "all clicks": _clicks(result)}
+    for gate, samples in gates.items():
+        rows.append(
+            {
+                "phase": f"latency {database}",
+                "gate": gate,
+                "n": len(samples),
+                **_percentiles(samples),
+                "lost": result.lost if gate == "all clicks" else None,
+                "load_1m": max(result.load, default=None) if gate == "all clicks" else None,
+            }
+        )
+    return rows
+
+
+def throughput_row(database: str, result: FieldResult) -> dict[str, object]:
+    """Requests/min and gates/s of one walk without burners, with its click p95."""
+    clicks = _percentiles(_clicks(result))
+    return {
+        "phase": f"throughput {database}",
+        "gate": f"{result.done}/{result.requests} done",
+        "n": result.gates,
+        "wall_s": round(result.wall_s, 1),
+        "req_per_min": round(60 * result.done / result.wall_s, 1),
+        "gates_per_s": round(result.gates / result.wall_s, 2),
+        "p95_s": clicks["p95_s"],
+        "max_s": clicks["max_s"],
+        "lost": result.lost,
+    }
+
+
+def baseline_row(n: int) -> dict[str, object]:
+    """The fixed plain-Prefect baseline's throughput on its own Prefect server."""
+    if not BASELINE.exists():
+        return {"phase": "baseline", "gate": f"no baseline at {BASELINE}"}
+    with tempfile.TemporaryDirectory(prefix="govflow-baseline-") as tmp:
+        out = Path(tmp) / "baseline.json"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_URL")}
+        argv = [sys.executable, str(BASELINE), "--throughput", str(n), "--poll", "1"]
+        done = subprocess.run(
+            [*argv, "--json", str(out)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            timeout=1200,
+            check=False,
+        )
+        if done.returncode != 0 or not out.exists():
+            tail = (done.stdout + done.stderr).decode(errors="replace")[-2000:]
+            return {"phase": "baseline", "gate": f"failed ({done.returncode}): {tail}"}
+        figures = json.loads(out.read_text())
+    DETAILS["baseline"] = figures
+    throughput = figures.get("throughput", figures)
+    return {
+        "phase": "baseline",
+        "gate": f"{throughput.get('completed')}/{n} done",
+        "wall_s": round(float(throughput["wall_s"]), 1),
+        "req_per_min": round(float(throughput["requests_per_min"]), 1),
+        "gates_per_s": round(float(throughput["gates_per_s"]), 2),
+    }
+
+
+def _clicks(result: FieldResult) -> list[float]:
+    return [s for gate, samples in result.latencies.items() if "filed" not in gate for s in samples]
+
+
+def _percentiles(samples: list[float]) -> dict[str, float | None]:
+    """Nearest-rank p50/p95/p99 and max, in seconds."""
+    ordered = sorted(samples)
+
+    def rank(p: float) -> float | None:
+        if not ordered:
+            return None
+        return round(ordered[max(0, math.ceil(len(ordered) * p / 100) - 1)], 3)
+
+    return {
+        "p50_s": rank(50),
+        "p95_s": rank(95),
+        "p99_s": rank(99),
+        "max_s": round(ordered[-1], 3) if ordered else None,
+    }
+
+
+# --- the pieces ----------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    """Where the serve's stand-ins listen."""
+
+    jira_url: str
+    slack_url: str
+
+
+@contextmanager
+def _serve(tmp: Path, database_url: str, n: int) -> Iterator[Served]:
+    """`govflow serve` with its own Prefect server and stand-ins, until the block ends."""
+    _rules(tmp, n)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVFLOW_", "PREFECT_"))}
+    env.update(
+        {
+            "GOVFLOW_DATABASE_URL": database_url,
+            "GOVFLOW_RULES": str(tmp / "rules.yaml"),
+            "GOVFLOW_DATA_DIR": str(tmp / "data"),
+            "GOVFLOW_RECEIVER_PORT": str(free_port()),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+        }
+    )
+    log = tmp / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "govflow", "serve"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        jira = _printed(log, re.compile(r"Jira stand-in at (http://\S+)"), process)
+        slack = _printed(log, re.compile(r"Slack stand-in at (http://\S+?)/api/"), process)
+        port = env["GOVFLOW_RECEIVER_PORT"]
+        _wait_http(f"http://127.0.0.1:{port}/healthz", process)
+        yield Served(jira_url=jira, slack_url=slack)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, 2)  # Ctrl-C, as a person stops it
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+        DETAILS.setdefault("serve_logs", []).append(str(log))
+
+
+def _rules(tmp: Path, n: int) -> None:
+    """The packaged rules beside a folder of one SOP per request (as the soak's)."""
+    shutil.copy(ROOT / "config" / "rules.yaml", tmp / "rules.yaml")
+    sops = tmp / "sops"
+    sops.mkdir()
+    base = BASE_SOP.read_text()
+    for number in range(1, n + 1):
+        sop_id = sop_of(number)
+        text = base.replace("id: SOP-LST-002", f"id: {sop_id}").replace(
+            "# SOP-LST-002 ", f"# {sop_id} "
+        )
+        (sops / f"{sop_id}.md").write_text(text)
+
+
+def _file(jira: RemoteJiraSandbox, n: int) -> tuple[dict[str, float], list[tuple[str, str]]]:
+    """File N complete tickets at once (one thread each); when each was filed, and its SOP."""
+    filed: dict[str, float] = {}
+    keys: list[tuple[str, str]] = [("", "")] * n
+
+    def file(number: int) -> None:
+        template = TEMPLATES[(number - 1) % len(TEMPLATES)]
+        fields = {**template.fields, "Summary": f"{template.fields['Summary']} #{number}"}
+        fields[_affected_sop_field(fields)] = f"{sop_of(number)} field copy"
+        at = time.time()
+        key = jira.file_issue(reporter=template.reporter, fields=fields)
+        filed[key] = at
+        keys[number - 1] = (key, sop_of(number))
+
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(file, range(1, n + 1)))
+    return filed, keys
+
+
+@contextmanager
+def _ledger(database: str, tmp: Path) -> Iterator[str]:
+    """A SQLite file, or a fresh schema of the local PostgreSQL (dropped afterwards)."""
+    if database == "sqlite":
+        yield f"sqlite:///{tmp / 'ledger.db'}"
+        return
+    schema = f"field_{os.getpid()}_{int(time.time())}"
+    dsn = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield (
+            make_url(POSTGRES_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def _burner() -> Iterator[None]:
+    process = subprocess.Popen([sys.executable, "-c", BURNER])
+    try:
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
+class Load:
+    """The one-minute load average, sampled every 5 s while a walk runs."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+
+    @contextmanager
+    def sampling(self) -> Iterator[None]:
+        thread = threading.Thread(target=self._sample, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(5.0):
+            self.samples.append(round(os.getloadavg()[0], 2))
+
+
+def _wait_until_quiet(sessions: sessionmaker[Any], timeout: float = 180.0) -> None:
+    """Until the seeded tickets are taken in and no event waits: the runner is up."""
+    from integrations.db.models import OutboxRow
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            roots = session.scalar(
+                select(OutboxRow.id).where(
+                    OutboxRow.kind == "slack_root", OutboxRow.status == "sent"
+                )
+            )
+            waiting = session.scalar(select(EventRow.id).where(EventRow.processed_at.is_(None)))
+        if roots is not None and waiting is None:
+            return
+        time.sleep(0.5)
+    raise TimeoutError("field: the seeded tickets were never taken in")
+
+
+def _printed(log: Path, pattern: re.Pattern[str], process: subprocess.Popen[bytes]) -> str:
+    """The first match of `pattern` in the serve's output, waiting for it."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = pattern.search(log.read_text(errors="replace"))
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            raise RuntimeError(f"govflow serve exited:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    raise TimeoutError(f"govflow serve never printed {pattern.pattern}")
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"govflow serve exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} never answered")
