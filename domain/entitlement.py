@@ -37,15 +37,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from domain.errors import InvalidTransition, NotEntitled
 from domain.people import Person, matches_entry, person_from_entry, roster_member, same_person
+from domain.request import RequestState
 from domain.rules import OutOfOffice, Rules
 from domain.signoff import (
     Decision,
@@ -57,9 +56,9 @@ from domain.signoff import (
     tally,
 )
 from domain.stages import STAGES, TERMINAL, Stage
-
-if TYPE_CHECKING:
-    from domain.lifecycle import RequestState
+from domain.teams import eligible_roster as eligible_roster
+from domain.teams import local_date as local_date
+from domain.teams import team_label as team_label
 
 
 class Action(StrEnum):
@@ -184,21 +183,6 @@ def as_delegations(records: Iterable[DelegationLike]) -> list[Delegation]:
     return [r if isinstance(r, Delegation) else Delegation.from_out_of_office(r) for r in records]
 
 
-def local_date(rules: Rules, team: str, at: datetime) -> date:
-    """The date `at` falls on in `team`'s calendar time zone (UTC if it has none)."""
-    found = rules.teams.get(team)
-    calendar = rules.calendars.get(found.calendar) if found is not None else None
-    zone = ZoneInfo(calendar.timezone) if calendar is not None else UTC
-    return at.astimezone(zone).date()
-
-
-def eligible_roster(rules: Rules, team: str, requester: Person) -> list[str]:
-    """`team`'s roster without the requester, who never decides on their own request."""
-    found = rules.teams.get(team)
-    roster = found.roster if found is not None else []
-    return [entry for entry in roster if not matches_entry(requester, entry)]
-
-
 @dataclass(frozen=True)
 class Unreachable:
     """A sign-off team that cannot reach its quorum once the requester is left out."""
@@ -224,12 +208,6 @@ def unreachable_signoffs(state: RequestState, rules: Rules) -> list[Unreachable]
             roster = len(team.roster) if team is not None else 0
             found.append(Unreachable(signoff, needed, roster, len(eligible)))
     return found
-
-
-def team_label(rules: Rules, team: str) -> str:
-    """A team's display name from the rules, else its key."""
-    found = rules.teams.get(team)
-    return found.name if found is not None else team
 
 
 def authorize(
