@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     )
     rules: Path = DEFAULT_RULES
     receiver_port: int = Field(default=3000, ge=1, le=65535)
+    # The receiver's interface: 0.0.0.0 behind a load balancer or in a container.
+    receiver_host: str = "127.0.0.1"
     # Unset, both follow the work (govflow.schedules): intake polls every 30 min when Jira
     # webhooks are configured (every 30 s when not), the watchdog runs when a clock falls due
     # with a safety run every hour. Set, each is a fixed interval as before.

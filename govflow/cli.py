@@ -50,6 +50,15 @@ def serve_command(
             help="Start only these pieces (repeatable): prefect, sandbox, runner, receiver.",
         ),
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="all (one machine: Prefect server if PREFECT_API_URL is unset, stand-ins if "
+            "no credentials, runner, receiver), or receiver / runner alone, to scale out "
+            "against a shared Prefect server and ledger (docs/deploy.md).",
+        ),
+    ] = "all",
 ) -> None:
     """Start the pipeline: Prefect server (if PREFECT_API_URL is unset), stand-ins, runner."""
     import contextlib
@@ -57,7 +66,7 @@ def serve_command(
 
     from config.check import load_config
     from domain.errors import ConfigError
-    from govflow.supervisor import PIECES, StopRequested, Supervisor
+    from govflow.supervisor import PIECES, ROLES, StopRequested, Supervisor
 
     try:
         settings, rules = load_config()
@@ -70,7 +79,19 @@ def serve_command(
     if unknown:
         typer.echo(f"unknown piece(s) {', '.join(unknown)}; choose from {', '.join(PIECES)}")
         raise typer.Exit(2)
-    supervisor = Supervisor(settings, rules, only=frozenset(only or PIECES), say=typer.echo)
+    if role not in ROLES:
+        typer.echo(f"unknown role {role}; choose from {', '.join(ROLES)}")
+        raise typer.Exit(2)
+    if only and role != "all":
+        typer.echo("--only and --role say the same thing twice: give one")
+        raise typer.Exit(2)
+    pieces = frozenset(only) if only else ROLES[role]
+    supervisor = Supervisor(settings, rules, only=pieces, say=typer.echo)
+    missing = supervisor.role_problems()
+    for reason in missing:
+        typer.echo(f"govflow serve --role {role}: {reason}", err=True)
+    if missing:
+        raise typer.Exit(2)
     # The handler only counts (see Supervisor.request_stop): a second signal during the stop
     # must hurry it, not abort it half way and leave children running.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
