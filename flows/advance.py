@@ -20,9 +20,11 @@ from flows.run_tags import label_run
 from govflow.runtime import Runtime
 from integrations.db.requests import key_and_stage
 from integrations.prefect_ui.artifacts import publish_board, publish_request_timeline
+from integrations.prefect_ui.background import BackgroundPublisher
 from tasks.advance import apply_events, deliver_request_effects
 
 RUN_TAGS = ("govflow", "advance")
+JOURNEYS = BackgroundPublisher(publish_request_timeline, name="journey-publisher")
 _threads = threading.local()
 
 
@@ -43,7 +45,7 @@ def advance(request_id: int, jira_key: str = "", stage: str = "") -> dict[str, A
     runtime = Runtime.shared()
     summary = apply_events(runtime, request_id)
     delivery = deliver_request_effects(runtime, request_id)
-    publish_request_timeline(runtime, request_id)
+    JOURNEYS.submit(runtime, request_id)  # published off the click's path
     publish_board(runtime)  # debounced: folded with other runs' into one every few seconds
     # Tags set on the run here, never through `prefect.tags` around the call: tasks inherit
     # those, and a tagged task run takes tag-concurrency slots on the server (API round trips

@@ -10,7 +10,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.deployments.runner import RunnerDeployment
 
 from config.settings import Settings, load_settings
-from flows.advance import run_advance
+from flows.advance import JOURNEYS, prepare_advance_thread, run_advance
 from flows.intake import intake
 from flows.sla_watchdog import sla_watchdog
 from flows.weekly_report import weekly_report
@@ -19,6 +19,7 @@ from govflow.health import serve_runner_health
 from govflow.runtime import shared_engine, utc_now
 from govflow.schedules import intake_interval, watchdog_interval
 from govflow.zombies import send_heartbeats, watch_for_zombies
+from integrations.prefect_ui.artifacts import flush_board
 
 # Mondays 08:00 UTC: the week's cycle-time digest (govflow.digest).
 WEEKLY_REPORT_CRON = "0 8 * * 1"
@@ -89,6 +90,7 @@ def main() -> None:
         run=run_advance,
         clock=utc_now,
         workers=settings.advance_workers,
+        thread_setup=prepare_advance_thread,
     )
     # Runs `advance` in this already-warm process, one thread per request in flight.
     thread = threading.Thread(
@@ -100,6 +102,9 @@ def main() -> None:
     finally:
         stop.set()
         thread.join(timeout=10)
+        # What the last runs queued for the Prefect UI, while the server is still up.
+        JOURNEYS.wait_idle(timeout=5)
+        flush_board()
 
 
 if __name__ == "__main__":
