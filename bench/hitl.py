@@ -320,12 +320,12 @@ def flow_runs_during(start: float, seconds: float) -> list[str]:
                     f" s, ended {(ended - start) if ended else float('nan'):+.2f} s"
                 )
                 if run.parent_task_run_id is not None:
-                    # `advance` runs inside a background task: when was it submitted, picked up?
+                    # A re-driven `advance` runs inside the watchdog's task: when did it start?
                     task = client.read_task_run(run.parent_task_run_id)
                     submitted = task.created.timestamp() if task.created else float("nan")
                     picked = task.start_time.timestamp() if task.start_time else float("nan")
                     line += (
-                        f" (its task: submitted {submitted - start:+.2f} s,"
+                        f" (its parent task: created {submitted - start:+.2f} s,"
                         f" started {picked - start:+.2f} s)"
                     )
                 lines.append(line)
@@ -352,7 +352,7 @@ class Request:
         expert = self._people(row.expert_team)[0]
         self._settle()
         self._click("assignment:0", ActionId.CLAIM, expert)
-        self._settle()  # the first one also waits for the runner's task worker to be up
+        self._settle()  # the first one also waits for the runner's dispatcher to be up
 
         slack = self.bench.slack
         opened = len(slack.views(user=expert))

@@ -60,7 +60,7 @@ def jira_footer(ref: str) -> str:
 def default_owner() -> str:
     """A name for one deliverer, unique across machines, processes and threads.
 
-    Host and pid alone are not enough: the task worker runs several `advance` runs in threads
+    Host and pid alone are not enough: the dispatcher runs several `advance` runs in threads
     of one process, and two of them must not both believe they hold a request's lease.
     """
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"

@@ -5,7 +5,7 @@
                                [--json out.json]
 
 What runs, as under `govflow serve`: a fresh Prefect server, `python -m flows.runner` (the
-deployments and the task worker that runs `advance`) and `python -m govflow.receiver`, each a
+deployments and the dispatcher that runs `advance`) and `python -m govflow.receiver`, each a
 child process in its own process group; the Jira and Slack stand-ins in this process (they are
 the vendors: faulted, never killed); a migrated ledger (SQLite file, or a fresh schema of the
 given PostgreSQL database). Every secret is a fresh random value, so finding one is meaningful.

@@ -1,4 +1,4 @@
-"""Prefect tasks of the `advance` flow, and the background task receivers submit."""
+"""Prefect tasks of the `advance` flow."""
 
 from __future__ import annotations
 
