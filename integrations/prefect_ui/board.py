@@ -42,7 +42,15 @@ from integrations.slack.blocks import STAGE_LABELS
 # longer read, and the browser slows down; the header says how many more are open.
 BOARD_ROWS = 1000
 COLUMNS = ("request", "summary", "stage", "held by", "sign-off", "SLA", "thread", "age")
+# On the page the thread link sits beside the Jira key: a narrower table fits the UI's panel.
+PAGE_COLUMNS = ("request", "summary", "stage", "held by", "sign-off", "SLA", "age")
 _ZERO = timedelta(0)
+# Before routing there is no lifecycle state: intake asked for a fix, or triage is pending.
+UNROUTED_HOLDERS = {
+    Stage.NEEDS_INFO.value: "the requester (to complete the ticket)",
+    Stage.RECEIVED.value: "govflow (triage)",
+}
+SUMMARY_WIDTH = 40
 # Ids per IN list: SQLite allows 32,766 bound parameters, and long lists plan slowly anyway.
 _IN_CHUNK = 1000
 _PROGRESS_MARKS = {TeamState.REJECTED: " rejected", TeamState.CHANGES_REQUESTED: " changes asked"}
@@ -236,7 +244,9 @@ def board_row(
         else "",
         summary=request.summary,
         stage=STAGE_LABELS.get(request.stage, request.stage),
-        waiting_on=waiting_on_text(state, rules) if state is not None else "",
+        waiting_on=waiting_on_text(state, rules)
+        if state is not None
+        else UNROUTED_HOLDERS.get(request.stage, ""),
         signoff=signoff_progress(state, rules) if state is not None else "",
         sla=sla,
         overdue=overdue,
@@ -285,14 +295,20 @@ def sla_text(
     if clock.status == PAUSED or clock.due_at is None:
         value = SlaClock.model_validate(clock.clock)
         left = max(target_time(value, calendar) - counted_time(value, calendar, now), _ZERO)
+        left = _whole_minutes(left)
         return f"{prefix}paused · {format_duration(left)} of {value.target} left", False
     due = clock.due_at
     when = _wall(due, calendar)
     if due <= now:
-        late = calendar.business_time_between(due, now)
+        late = _whole_minutes(calendar.business_time_between(due, now))
         return f"{prefix}overdue {format_duration(late)} · was due {when}", True
-    left = calendar.business_time_between(now, due)
+    left = _whole_minutes(calendar.business_time_between(now, due))
     return f"{prefix}{format_duration(left)} left · due {when}", False
+
+
+def _whole_minutes(value: timedelta) -> timedelta:
+    # Seconds of working time are noise on a board read in minutes and hours.
+    return timedelta(minutes=value // timedelta(minutes=1))
 
 
 def age_text(age: timedelta) -> str:
@@ -328,8 +344,8 @@ def board_markdown(board: Board) -> str:
         "",
         head,
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+        "| " + " | ".join(PAGE_COLUMNS) + " |",
+        "|" + "---|" * len(PAGE_COLUMNS),
     ]
     lines += [_markdown_row(row) for row in board.rows]
     return "\n".join(lines) + "\n"
@@ -337,14 +353,16 @@ def board_markdown(board: Board) -> str:
 
 def _markdown_row(row: BoardRow) -> str:
     sla = f"**{cell(row.sla)}**" if row.overdue else cell(row.sla)
+    request = link(row.key, row.jira_url)
+    if row.thread_url:
+        request += " · " + link("thread", row.thread_url)
     cells = (
-        link(row.key, row.jira_url),
-        cell(row.summary, 80),
+        request,
+        cell(row.summary, SUMMARY_WIDTH),
         cell(row.stage),
         cell(row.waiting_on),
         cell(row.signoff),
         sla,
-        link("thread", row.thread_url) if row.thread_url else "",
         cell(row.age),
     )
     return "| " + " | ".join(cells) + " |"

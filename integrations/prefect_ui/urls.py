@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import httpx
+
 BOARD_KEY = "open-requests"
 
 
@@ -26,3 +28,37 @@ def runs_url(api_url: str, tag: str) -> str:
     """The UI's runs page filtered to one tag (a request's Jira key)."""
     # `tag`, not `tags`: the runs page reads `tag` (with `tags` it shows every run).
     return f"{ui_url(api_url)}/runs?tag={quote(tag)}"
+
+
+def artifact_page(api_url: str, artifact_id: str) -> str:
+    """The UI page that shows an artifact's content (the key's page lists its versions)."""
+    return f"{ui_url(api_url)}/artifacts/artifact/{artifact_id}"
+
+
+def board_page(api_url: str, *, timeout: float = 10.0) -> str:
+    """The board's content page, creating the (empty) board first if none was published yet.
+
+    The board is one artifact updated in place, so its id, and this URL, stay the same for as
+    long as the Prefect server keeps it. Plain HTTP: the supervisor calls this without
+    importing Prefect.
+    """
+    with httpx.Client(base_url=api_url.rstrip("/") + "/", timeout=timeout) as api:
+        found = api.post(
+            "artifacts/latest/filter",
+            json={"artifacts": {"key": {"any_": [BOARD_KEY]}}, "limit": 1},
+        )
+        found.raise_for_status()
+        if found.json():
+            return artifact_page(api_url, str(found.json()[0]["latest_id"]))
+        created = api.post(
+            "artifacts/",
+            json={
+                "key": BOARD_KEY,
+                "type": "markdown",
+                "description": "Open requests, most urgent first",
+                "data": "# Open requests\n\nNothing published yet: the board appears here "
+                "after the first change govflow records.\n",
+            },
+        )
+        created.raise_for_status()
+        return artifact_page(api_url, str(created.json()["id"]))

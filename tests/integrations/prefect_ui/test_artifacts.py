@@ -9,7 +9,14 @@ from typing import Any, cast
 import httpx
 
 from govflow.runtime import Runtime
-from integrations.prefect_ui.artifacts import Debounced, artifact_key, board_url, put_markdown
+from integrations.prefect_ui.artifacts import (
+    BOARD_KEY,
+    Debounced,
+    artifact_key,
+    board_url,
+    put_markdown,
+)
+from integrations.prefect_ui.urls import board_page
 
 
 def test_artifact_keys_are_what_prefect_accepts() -> None:
@@ -105,3 +112,14 @@ class _Named:
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+
+def test_board_page_stays_the_same_across_publications(prefect_api: str) -> None:
+    """The URL `govflow serve` prints shows the board's content, whatever is published after."""
+    page = board_page(prefect_api)
+    assert "/artifacts/artifact/" in page
+    put_markdown(BOARD_KEY, "# Open requests\n\nsecond", "Open requests, most urgent first")
+    assert board_page(prefect_api) == page
+    with httpx.Client(base_url=prefect_api) as api:
+        shown = api.get(f"/artifacts/{page.rsplit('/', 1)[1]}").json()
+    assert shown["data"].endswith("second")

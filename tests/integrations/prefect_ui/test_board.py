@@ -15,8 +15,10 @@ from integrations.db.models import RequestRow, SlaClockRow
 from integrations.prefect_ui.board import (
     Board,
     BoardRow,
+    OpenRequest,
     age_text,
     board_markdown,
+    board_row,
     read_board,
     signoff_progress,
     sla_text,
@@ -168,16 +170,17 @@ class TestMarkdown:
         board = Board(rows=(self.row(), quiet), open_total=2, overdue_total=1, now=NOW)
         lines = board_markdown(board).splitlines()
         assert lines[2] == "2 open · 1 overdue · updated Tue 01 Dec 09:00 UTC"
+        assert lines[4] == "| request | summary | stage | held by | sign-off | SLA | age |"
         assert lines[6] == (
-            "| [MODREQ-8](https://jira.example.com/browse/MODREQ-8) | "
-            "Tighten \\| the \\[replica\\](javascript:x) rule now | Stakeholder sign-off | QA | "
-            "QA 0/2 | **overdue 2h · was due Mon 30 Nov 18:00 UTC+8** | "
-            "[thread](https://example.slack.com/archives/C0QA00001/p1700000000000100) | 2d 1h |"
+            "| [MODREQ-8](https://jira.example.com/browse/MODREQ-8) · "
+            "[thread](https://example.slack.com/archives/C0QA00001/p1700000000000100) | "
+            "Tighten \\| the \\[replica\\](javascript:x) r… | Stakeholder sign-off | QA | "
+            "QA 0/2 | **overdue 2h · was due Mon 30 Nov 18:00 UTC+8** | 2d 1h |"
         )
         assert lines[7] == (
             "| [MODREQ-9](https://jira.example.com/browse/MODREQ-9) | "
-            "Tighten \\| the \\[replica\\](javascript:x) rule now | Stakeholder sign-off |  |  "
-            "|  |  | 2d 1h |"
+            "Tighten \\| the \\[replica\\](javascript:x) r… | Stakeholder sign-off |  |  |  "
+            "| 2d 1h |"
         )
         assert "•" not in "\n".join(lines) and "| - |" not in "\n".join(lines)
 
@@ -231,3 +234,17 @@ class TestReadBoard:
         assert board.rows[0].overdue and board.rows[0].jira_url.endswith("/browse/A-2")
         assert [r.key for r in limited.rows] == ["A-2", "A-1"]
         assert limited.open_total == 5
+
+
+def test_unrouted_request_waits_on_its_requester() -> None:
+    """Intake asked for a fix before routing (no lifecycle state): the requester holds it."""
+    request = OpenRequest(1, "MODREQ-3", "s", "NEEDS_INFO", None, {}, NOW - timedelta(hours=2))
+    row = board_row(
+        request, None, [], rules=RULES, book=CalendarBook(RULES), now=NOW, jira_browse_url=""
+    )
+    assert (row.stage, row.waiting_on, row.sla, row.age) == (
+        "Waiting on requester",
+        "the requester (to complete the ticket)",
+        "",
+        "2h 0m",
+    )

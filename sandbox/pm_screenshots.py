@@ -1,0 +1,154 @@
+"""Screenshots of the PM's board and of one request's journey in the Prefect UI.
+
+    .venv/bin/python -m sandbox.pm_screenshots       # docs/screenshots/11-*.png and 12-*.png
+    .venv/bin/python -m sandbox.pm_screenshots --out /tmp/shots
+
+Starts everything it needs and stops it again: a Prefect server with its UI, the seeded Jira
+and Slack stand-ins, a fresh SQLite ledger in a temporary directory. It runs the intake flow
+once (which routes the seeded tickets and publishes the board and each request's journey, as
+under `govflow serve`), then opens the board's page and MODREQ-1's journey page in headless
+chromium (Debian's `chromium` and `chromium-driver` packages, through Selenium) and saves
+what a PM sees. Nothing is drawn by hand: the pictures are the UI showing what govflow
+published.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+JOURNEY_KEY = "MODREQ-1"
+BOARD_SHOT = "11-pm-board.png"
+JOURNEY_SHOT = "12-request-journey.png"
+
+
+def main() -> None:
+    """Take both screenshots."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="govflow-shots-") as work, pipeline(Path(work)) as api:
+        from integrations.prefect_ui.artifacts import artifact_key
+        from integrations.prefect_ui.urls import artifact_page, board_page
+
+        journey = latest_id(api, artifact_key(JOURNEY_KEY))
+        pages = [
+            (board_page(api), "held by", args.out / BOARD_SHOT, 1920),
+            (
+                artifact_page(api, journey),
+                "Filed the request in Jira",
+                args.out / JOURNEY_SHOT,
+                1400,
+            ),
+        ]
+        for url, text, path, width in pages:
+            shoot(url, text, path, width)
+            print(f"wrote {path}")
+
+
+def latest_id(api_url: str, key: str) -> str:
+    """The id of the artifact a key shows."""
+    import httpx
+
+    answer = httpx.post(
+        f"{api_url}/artifacts/latest/filter", json={"artifacts": {"key": {"any_": [key]}}}
+    )
+    answer.raise_for_status()
+    return str(answer.json()[0]["latest_id"])
+
+
+@contextmanager
+def pipeline(work: Path) -> Iterator[str]:
+    """A Prefect server with UI, the stand-ins and a ledger, with intake run once; the API URL."""
+    from govflow.prefect_server import free_port, start_prefect_server
+    from sandbox.jira_server import JiraSandbox
+    from sandbox.slack.sandbox import SlackSandbox
+
+    process, api_url = start_prefect_server(work / "prefect", port=free_port(), ui=True)
+    try:
+        with JiraSandbox(seed=True) as jira, SlackSandbox(seed=True) as slack:
+            user, token = jira.credentials
+            os.environ.update(
+                {
+                    "PREFECT_API_URL": api_url,
+                    "GOVFLOW_JIRA_URL": jira.url,
+                    "GOVFLOW_JIRA_USER": user,
+                    "GOVFLOW_JIRA_TOKEN": token,
+                    "GOVFLOW_SLACK_BOT_TOKEN": slack.bot_token,
+                    "GOVFLOW_SLACK_API_URL": slack.api_url,
+                    "GOVFLOW_SLACK_SIGNING_SECRET": "screenshots",
+                    "GOVFLOW_DATABASE_URL": f"sqlite:///{work / 'ledger.db'}",
+                }
+            )
+            run_intake()
+            yield api_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_intake() -> None:
+    """Migrate the ledger, import the SOPs, and run intake once (it publishes the artifacts)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from config.check import load_config
+    from flows.intake import intake
+    from govflow.startup import prepare_ledger
+    from integrations.db.engine import make_engine
+
+    settings, rules = load_config()
+    engine = make_engine(settings.database_url)
+    try:
+        prepare_ledger(settings, rules, engine, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    with temporary_settings({PREFECT_API_URL: os.environ["PREFECT_API_URL"]}):
+        intake()
+
+
+def shoot(url: str, text: str, path: Path, width: int) -> None:
+    """Open `url` in headless chromium, wait until `text` shows, save a PNG of the page."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    browser = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    options = Options()
+    options.binary_location = browser
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={width},1100",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.get(url)
+        deadline = time.monotonic() + 60
+        while text not in driver.find_element("tag name", "body").text:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} never showed {text!r}")
+            time.sleep(0.5)
+        time.sleep(1.0)  # let the last layout settle
+        driver.save_screenshot(str(path))
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()
