@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -112,7 +113,7 @@ def test_a_card_is_drawn_with_its_buttons_and_an_unreceived_click_is_said(
     console: httpx.Client, stand_ins: tuple[JiraSandbox, SlackSandbox]
 ) -> None:
     _, slack = stand_ins
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Sign-off · QA"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "*MODREQ-1* by <@U0QA00001>"}},
         {
