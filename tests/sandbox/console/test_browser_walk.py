@@ -122,6 +122,7 @@ def click_card(person: Person, channel: str, key: str, button: str) -> None:
     person.until(f"a {button!r} button about {key} in #{channel}", find, reload=False)
 
 
+@pytest.mark.timeout(900)  # serve's start and a dozen waits on a shared 2-CPU machine
 def test_request_walked_to_done_by_clicks(console_url: str) -> None:
     """File, claim, assess, a refused self-approval, three approvals, publish: Done; /govflow."""
     shots = screenshots_dir()

@@ -81,6 +81,7 @@ def test_readme_make_targets_exist() -> None:
     assert set(named) <= targets, f"missing make targets: {set(named) - targets}"
 
 
+@pytest.mark.timeout(600)  # may start the session's govflow serve
 def test_readme_recipes_against_a_running_sandbox(sandbox_serve: SandboxServe) -> None:
     if sandbox_serve.data_dir is None:
         pytest.skip("needs the session's own govflow serve (GOVFLOW_CONSOLE_URL is set)")
@@ -131,6 +132,7 @@ def test_readme_recipes_against_a_running_sandbox(sandbox_serve: SandboxServe) -
         assert (REPO / "bench" / f"{module}.py").exists(), command
 
 
+@pytest.mark.timeout(600)
 def test_a_short_field_is_answered_and_an_edit_takes_it_up(sandbox_serve: SandboxServe) -> None:
     """The tour's aside: a field left short gets govflow's comment; editing it resumes."""
     with httpx.Client(base_url=sandbox_serve.console_url, timeout=30) as http:
