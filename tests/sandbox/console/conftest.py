@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from govflow.guard import parent_death_signal
 from govflow.prefect_server import free_port
 
 
@@ -55,6 +56,9 @@ def sandbox_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxS
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # A test run killed outright (a timeout's SIGKILL) must not leave serve behind: the
+        # kernel sends it SIGTERM when this process dies, and serve stops its children.
+        preexec_fn=parent_death_signal(signal.SIGTERM),
     )
     try:
         record = _wait_for_console(work / "data" / "sandbox" / "serve.json", serve, work)
