@@ -26,6 +26,7 @@ from tasks.intake import (
     read_requester_replies,
     record_ticket_task,
 )
+from tasks.training import remind_attesters_task
 
 
 def _run_name() -> str:
@@ -47,6 +48,7 @@ def intake() -> dict[str, Any]:
     advance_intake_cursor(runtime, tickets)
     replied = read_requester_replies(runtime, [t.key for t in tickets])
     matched = match_requesters(runtime)
+    reminded = remind_attesters_task(runtime)
     for request_id in dict.fromkeys([*replied, *matched]):
         apply_events(runtime, request_id)
     delivery = deliver_effects(runtime)
@@ -64,6 +66,7 @@ def intake() -> dict[str, Any]:
         "changed": changed,
         "replies": len(replied),
         "requesters_matched": len(matched),
+        "training_reminders": reminded,
         "delivered": delivery.sent,
         "deferred": delivery.deferred,
         "dead": delivery.dead,

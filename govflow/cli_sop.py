@@ -7,6 +7,8 @@ tables are not there yet. Registered on the main app as `app.add_typer(sop_app, 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -19,12 +21,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from config.loader import load_rules
 from config.settings import load_settings, redact_url
 from domain.errors import ConfigError, UnknownSop
+from domain.rules import Rules
 from domain.sop import SopVersion
 from domain.sop_merge import render_diff
+from domain.training import render_training_markdown
 from govflow.sandbox_ledger import ledger_to_read
 from govflow.sop_import import render_sop_markdown
+from govflow.training import attestation_report
 from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.db.sops import (
     SopRecord,
@@ -35,6 +41,7 @@ from integrations.db.sops import (
     list_sops,
     list_versions,
 )
+from integrations.db.training import find_case
 
 sop_app = typer.Typer(
     name="sop",
@@ -256,17 +263,97 @@ def export_command(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write an SOP version as markdown with front matter to DIR/<SOP_ID>.md."""
+    """Write an SOP version as markdown with front matter to DIR/<SOP_ID>.md.
+
+    A version published through govflow also has a training case: it goes beside, as
+    DIR/<SOP_ID>.training.md (the SOP importer skips such files).
+    """
     now = datetime.now(UTC)
     with _registry() as session:
         record = get_sop(session, sop_id)
         chosen, _ = _pick(session, sop_id, version, now.date())
+        has_cases = inspect(session.connection()).has_table("training_cases")
+        stored = find_case(session, record.meta.id, chosen.version) if has_cases else None
     target = out / f"{record.meta.id}.md"
-    if target.exists() and not force:
-        raise _fail(f"{target} exists; pass --force to overwrite it")
+    training = out / f"{record.meta.id}.training.md"
+    for path in (target, training) if stored else (target,):
+        if path.exists() and not force:
+            raise _fail(f"{path} exists; pass --force to overwrite it")
     try:
         out.mkdir(parents=True, exist_ok=True)
         target.write_text(render_sop_markdown(record.meta, chosen, exported_at=now), "utf-8")
+        if stored is not None:
+            training.write_text(render_training_markdown(stored.case), "utf-8")
     except OSError as exc:
-        raise _fail(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise _fail(f"cannot write {exc.filename or target}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {target} ({sop_id} version {chosen.version})")
+    if stored is not None:
+        typer.echo(f"wrote {training} (its training case)")
+
+
+@sop_app.command("attestations")
+def attestations_command(
+    sop_id: Annotated[str, typer.Argument(metavar="SOP_ID", help="e.g. SOP-LST-001")],
+    version: Annotated[
+        int | None,
+        typer.Option("--version", "-v", min=1, help="Default: the latest with a training case."),
+    ] = None,
+    csv_out: Annotated[
+        bool, typer.Option("--csv", help="CSV on stdout instead of a table.")
+    ] = False,
+) -> None:
+    """Who must attest to an SOP version's training case, who has, and their check score."""
+    rules = _rules()
+    with _registry() as session:
+        if not inspect(session.connection()).has_table("attestations"):
+            raise _fail(NOT_MIGRATED.format(url="the configured ledger"))
+        found = attestation_report(session, rules, sop_id, version)
+    if found is None:
+        which = f"version {version} of {sop_id}" if version else sop_id
+        raise _fail(f"no training case for {which} (one is made when a version is published)")
+    case, lines = found
+    if csv_out:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(
+            ["sop_id", "version", "team", "person", "attested_at", "correct", "questions"]
+        )
+        for line in lines:
+            writer.writerow(
+                [
+                    case.sop_id,
+                    case.version,
+                    line.team,
+                    line.person,
+                    line.attested_at.isoformat(timespec="seconds") if line.attested_at else "",
+                    "" if line.correct is None else line.correct,
+                    line.questions,
+                ]
+            )
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    done = sum(1 for line in lines if line.attested_at is not None)
+    typer.echo(
+        f"{case.sop_id} v{case.version}, effective {case.effective_date.isoformat()}: "
+        f"{done} of {len(lines)} attested"
+    )
+    rows = [
+        [
+            line.team,
+            line.person,
+            line.attested_at.strftime("%Y-%m-%d %H:%M UTC") if line.attested_at else "not yet",
+            "-" if line.correct is None else f"{line.correct}/{line.questions}",
+        ]
+        for line in lines
+    ]
+    typer.echo(_table(["team", "person", "attested", "check"], rows))
+
+
+def _rules() -> Rules:
+    """The configured rules, or their problems and exit 1."""
+    try:
+        return load_rules(load_settings().rules)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.echo(problem.render(), err=True)
+        raise _fail("fix the rules above (or run `govflow check-config`)") from None

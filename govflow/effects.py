@@ -36,6 +36,7 @@ from domain.notices import (
     StageChanged,
 )
 from domain.stages import Stage
+from govflow.training import post_training_case
 from integrations.db.models import RequestRow
 from integrations.db.outbox import enqueue_effect
 from integrations.delivery import EffectKind
@@ -178,6 +179,7 @@ class EffectWriter:
             self.sop_update_card(state)
         if isinstance(notice, SopPublished):
             self.announce(notice)
+            post_training_case(self, state, notice)
 
     def sop_update_card(self, state: RequestState) -> None:
         """Post the SOP owner team's update card for the round just signed off."""

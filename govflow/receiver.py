@@ -69,6 +69,7 @@ from govflow.intake import IntakeContext, record_ticket
 from govflow.metrics import AckTimer, ack_histogram, ledger_registry
 from govflow.requesters import look_up, record_lookup_failure
 from govflow.runtime import Runtime, slack_lookups, utc_now
+from govflow.training import TrainingDesk
 from integrations.db.audit import record_audit, record_trigger_failure
 from integrations.db.events import record_event, unprocessed_events
 from integrations.db.models import EventRow
@@ -407,6 +408,7 @@ def slack_handlers(
         advance=advance,
         now=now,
         after=after,
+        training=TrainingDesk(runtime.sessions, rules, runtime.intake_context().issue_url),
     )
 
 

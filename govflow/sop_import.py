@@ -226,7 +226,11 @@ def sop_files(directory: Path) -> list[Path]:
     return sorted(
         p
         for p in directory.glob("*.md")
-        if p.is_file() and not p.name.startswith(".") and p.name.lower() != "readme.md"
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.name.lower() != "readme.md"
+        # Training cases exported beside an SOP (`govflow sop export`) are not SOPs.
+        and not p.name.lower().endswith(".training.md")
     )
 
 

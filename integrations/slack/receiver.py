@@ -99,6 +99,7 @@ from integrations.slack.interactions import (
 )
 from integrations.slack.port import SlackPort
 from integrations.slack.precedents import kept_precedents
+from integrations.slack.training import TrainingClick, is_training_click, parse_training_click
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,8 @@ class AdvanceTrigger(Protocol):
 
 DelegationSource = Callable[[Session, date], Sequence[DelegationLike]]
 SopChoices = Callable[[Session], Sequence[tuple[str, str]]]
+# Records a click on a training message for the person; what to tell them (govflow.training).
+TrainingRecorder = Callable[[TrainingClick, Person, datetime], str]
 
 
 # --- signature ---------------------------------------------------------------------------
@@ -361,6 +364,7 @@ class SlackHandlers:
         advance: AdvanceTrigger,
         now: Clock,
         after: Executor | None = None,
+        training: TrainingRecorder | None = None,
     ) -> None:
         self.rules = rules
         self.sessions = sessions
@@ -371,6 +375,7 @@ class SlackHandlers:
         self.sop_choices = sop_choices
         self.advance = advance
         self.now = now
+        self.training = training
         # Follow-ups (views.open, ephemerals, the advance trigger) must not delay the ack. A
         # few threads drain a burst's follow-ups in well under views.open's 3 seconds while
         # leaving the CPU to the requests still waiting for their ack.
@@ -393,6 +398,9 @@ class SlackHandlers:
     def on_block_action(self, body: Mapping[str, Any], ack: Ack) -> None:
         """A button click: refuse, record, or open the modal it stands for."""
         now = self.now()
+        if self.training is not None and is_training_click(body):
+            self._training_click(body, ack, now)
+            return
         try:
             click = parse_interaction(body)
             if not isinstance(click, ButtonClick):
@@ -416,6 +424,23 @@ class SlackHandlers:
         outcome = self._check_click(click, actor, event, now, requester)
         ack()
         self._later(self._follow_up, click, outcome)
+
+    def _training_click(self, body: Mapping[str, Any], ack: Ack, now: datetime) -> None:
+        """A click on a training message (issue 15): recorded, then answered privately."""
+        assert self.training is not None
+        try:
+            click = parse_training_click(body)
+        except PayloadInvalid as exc:
+            self._payload_refused(body, str(exc), now)
+            ack()
+            return
+        try:
+            actor = self.identities.person(click.user_id)
+            text = self.training(click, actor, now)
+        except SlackError as exc:
+            text = _identity_reason(exc)
+        ack()
+        self._later(self._tell, click.user_id, click.channel_id, click.response_url, text)
 
     def _check_click(
         self,

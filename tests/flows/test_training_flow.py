@@ -1,0 +1,190 @@
+"""The training case of a published SOP version through the real pipeline (issue 15).
+
+Stand-ins over HTTP, the receiver, the dispatcher running `advance` on the real Prefect
+server, SQLite and PostgreSQL: the expert's worked examples become the case's check; the
+case is posted with the announcement; reviewers of the BPO and QA rosters answer and attest
+from Slack, each recorded once (double clicks included); others are refused; the
+attestation report and `govflow sop export` show it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from domain.stages import Stage
+from flows.intake import intake
+from govflow.cli_sop import sop_app
+from govflow.runtime import Runtime, utc_now
+from govflow.sop_import import import_sops
+from integrations.db.engine import make_sessionmaker
+from integrations.db.training import answers, attestations, find_case
+from integrations.slack.training import ANSWER_FAILS, ANSWER_PASSES, ATTEST
+from sandbox.server import ThreadedServer
+from sandbox.slack.sandbox import SlackSandbox
+from tests.flows.test_signoff_flow import (  # noqa: F401  (fixtures used by name)
+    KEY,
+    Pipeline,
+    dispatcher,
+    eventually,
+    receiver,
+    roster_ids,
+)
+
+pytestmark = pytest.mark.prefect
+TRAINING_CHANNEL = "C0TR00001"
+PASSES = "A Coach bag at MYR 900 with its serial-number photo"
+FAILS = "A Prada bag at MYR 2,400 with no serial-number photo, priced at 35% of retail"
+
+
+def publish_with_examples(pipeline: Pipeline) -> None:
+    """MODREQ-1 assessed with both worked examples, signed off and published."""
+    state = pipeline.request().state or {}
+    expert = roster_ids(state, state["expert_team"])[0]
+    pipeline.click("assignment:0", _assess(), expert)
+    pipeline.submit_latest_view(
+        expert,
+        {
+            "recommendation": "PROCEED",
+            "risk": "MEDIUM",
+            "proposed_change": "### 3.2 Weak signals\nA luxury handbag above MYR 1,500 "
+            "without a serial-number photo counts as a weak signal.",
+            "affected_sops": ["SOP-LST-002"],
+            "rationale": "Counterfeit complaints rose 40%; a serial-number photo is cheap.",
+            "example_passes": PASSES,
+            "example_fails": FAILS,
+        },
+    )
+    row = pipeline.wait_for(lambda row: row.stage == Stage.SIGN_OFF)
+    assert row.state is not None
+    for signoff in row.state["signoff"]:
+        for approver in roster_ids(row.state, signoff["team"]):
+            pipeline.click(f"approval:{row.state['round']}:{signoff['team']}", _approve(), approver)
+    done = pipeline.wait_for(lambda row: row.stage == Stage.SOP_UPDATE)
+    owner = roster_ids(done.state or {}, (done.state or {})["sop_owner_team"])[0]
+    card = eventually(lambda: pipeline.request().facts.get("sop_update_card"))
+    pipeline.click(card.removeprefix(f"{KEY}:"), _publish(), owner)
+    pipeline.wait_for(lambda row: row.stage == Stage.DONE)
+
+
+def _assess() -> Any:
+    from integrations.slack.interactions import ActionId
+
+    return ActionId.ASSESS
+
+
+def _approve() -> Any:
+    from integrations.slack.interactions import ActionId
+
+    return ActionId.APPROVE
+
+
+def _publish() -> Any:
+    from integrations.slack.interactions import ActionId
+
+    return ActionId.SOP_PUBLISH
+
+
+def value(**fields: Any) -> str:
+    return json.dumps({"s": "SOP-LST-002", "v": 2, **fields}, separators=(",", ":"))
+
+
+def test_training_case_posted_answered_and_attested_once(
+    receiver: ThreadedServer,  # noqa: F811  (the fixture imported above)
+    ledger: Engine,
+    slack: SlackSandbox,
+    tmp_path: Path,
+    pipeline_env: dict[str, str],
+) -> None:
+    """Posted with the announcement; answers and attestations count once; report, export."""
+    runtime = Runtime.load()
+    with runtime.sessions.begin() as session:
+        import_sops(
+            session, runtime.settings.rules.parent / runtime.rules.sops.directory, utc_now()
+        )
+    intake()
+    pipeline = Pipeline(ledger, slack)
+    publish_with_examples(pipeline)
+
+    message = eventually(
+        lambda: next(
+            (m for m in slack.messages(TRAINING_CHANNEL) if m.text.startswith("Training:")), None
+        )
+    )
+    shown = json.dumps(message.blocks, ensure_ascii=False)
+    assert "Training · SOP-LST-002 v2" in shown and "What changed" in shown
+    assert "Section 3.2" in shown and "Weak signals" in shown
+    assert PASSES in shown and "Counterfeit complaints rose 40%" in shown
+    sessions = make_sessionmaker(ledger)
+    with sessions.begin() as session:
+        stored = find_case(session, "SOP-LST-002", 2)
+    assert stored is not None
+    assert [(q.listing, q.passes) for q in stored.case.check] == [(PASSES, True), (FAILS, False)]
+    assert stored.teams == ("bpo_ops", "qa")
+
+    def click(user: str, action: str, button: str) -> str:
+        before = len(slack.ephemerals(user=user))
+        answer = slack.click(TRAINING_CHANNEL, message.ts, action, user, value=button)
+        assert answer.status == 200, answer.body
+        return eventually(lambda: slack.ephemerals(user=user)[before:] or None)[-1].text
+
+    grace, priya, elena = "U0BP00001", "U0QA00001", "U0EX00001"
+    # An expert is on neither roster: refused, nothing recorded.
+    assert "Only members of" in click(elena, ATTEST, value())
+    assert "Recorded for q1: passes. That is right." in click(
+        grace, ANSWER_PASSES, value(q="q1", a=1)
+    )
+    # A double click with the other answer: the first one counts.
+    assert "first answer counts" in click(grace, ANSWER_FAILS, value(q="q1", a=0))
+    assert "Answer the check first (q2 left)" in click(grace, ATTEST, value())
+    assert "Under v2 it fails" in click(grace, ANSWER_PASSES, value(q="q2", a=1))
+    assert "attestation of SOP-LST-002 v2 is recorded" in click(grace, ATTEST, value())
+    assert "already attested" in click(grace, ATTEST, value())
+    click(priya, ANSWER_PASSES, value(q="q1", a=1))
+    click(priya, ANSWER_FAILS, value(q="q2", a=0))
+    assert "2 of 2 of the check right" in click(priya, ATTEST, value())
+
+    with sessions.begin() as session:
+        people = session.execute(
+            select(attestations.c.person, attestations.c.correct).order_by(attestations.c.person)
+        ).all()
+        answered = session.scalar(select(func.count()).select_from(answers))
+    assert people == [(grace, 1), (priya, 2)]
+    assert answered == 4
+    # The training message shows the progress.
+    eventually(
+        lambda: (
+            "Attested so far: 2 of 4"
+            in json.dumps(
+                next(m for m in slack.messages(TRAINING_CHANNEL) if m.ts == message.ts).blocks
+            )
+        )
+    )
+
+    env = {"GOVFLOW_DATABASE_URL": pipeline_env["GOVFLOW_DATABASE_URL"]}
+    table = CliRunner().invoke(sop_app, ["attestations", "SOP-LST-002"], env=env)
+    assert table.exit_code == 0, table.output
+    assert "SOP-LST-002 v2" in table.output and "2 of 4 attested" in table.output
+    assert "not yet" in table.output
+    csv_out = CliRunner().invoke(
+        sop_app, ["attestations", "SOP-LST-002", "--version", "2", "--csv"], env=env
+    )
+    assert csv_out.exit_code == 0, csv_out.output
+    lines = csv_out.output.strip().split("\n")
+    assert lines[0] == "sop_id,version,team,person,attested_at,correct,questions"
+    assert sorted(line.split(",")[3] for line in lines[1:]) == sorted(
+        ["U0BP00001", "U0BP00002", "U0QA00001", "U0QA00002"]
+    )
+
+    exported = CliRunner().invoke(
+        sop_app, ["export", "SOP-LST-002", "--version", "2", "--out", str(tmp_path)], env=env
+    )
+    assert exported.exit_code == 0, exported.output
+    markdown = (tmp_path / "SOP-LST-002.training.md").read_text()
+    assert markdown.startswith("## Training case: SOP-LST-002 v2")
+    assert f"**Now fails:** {FAILS}" in markdown and "(answer: fails)" in markdown
