@@ -1,11 +1,12 @@
 # govflow: `make run` installs and runs the pipeline on its embedded defaults;
-# `make test` installs and runs every check (ruff, mypy --strict, pytest).
+# `make test` installs and runs every check (ruff, mypy --strict, pytest);
+# `make check` is the quick loop: the same without the tests marked slow (tests/conftest.py).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint typecheck pytest bench soak screenshots clean
+.PHONY: install run test check lint typecheck pytest bench soak screenshots clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "govflow needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
@@ -32,6 +33,9 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+check: lint typecheck
+	$(BIN)/pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -71,3 +71,42 @@ def prefect_api() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(home, ignore_errors=True)
+
+
+# Tests left out of the quick loop (`make check`, `pytest -m "not slow"`): whatever starts a
+# server or a process (Prefect, the stand-ins, govflow itself, a browser), the PostgreSQL
+# variant of each ledger test (its SQLite twin stays), and every property-based or fuzz test
+# (hypothesis: hundreds of examples each). `make test` runs them with the rest.
+SLOW_FIXTURES = frozenset({"prefect_api"})
+SLOW_MARKERS = frozenset({"prefect", "soak", "postgres"})
+SLOW_FILES = {
+    "tests/flows/": "flow runs on a Prefect server",
+    "tests/serve/": "starts and stops govflow processes",
+    "tests/reliability/": "the soak and its client timeouts",
+    "tests/receiver/": "the receiver over HTTP against the stand-ins",
+    "tests/sandbox/": "the stand-in servers themselves, and the browser",
+    "tests/lifecycle/": "a hypothesis state machine over the ledger",
+    "tests/integrations/jira/test_gateway.py": "the Jira client against the stand-in",
+    "tests/integrations/slack/test_gateway.py": "the Slack client against the stand-in",
+    "tests/integrations/db/test_concurrent_migrations.py": "migrating from several processes",
+    "tests/integrations/test_delivery_lease.py": "delivery from killed processes",
+    "tests/test_dispatch.py": "dispatcher threads waiting on the ledger",
+    "tests/test_prefect_server.py": "starts a Prefect server",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow tests `slow`: hypothesis tests, and by fixture, marker or file."""
+    root = Path(__file__).resolve().parent.parent
+    for item in items:
+        where = item.path.resolve().relative_to(root).as_posix()
+        named = {mark.name for mark in item.iter_markers()}
+        fixtures = set(getattr(item, "fixturenames", ()))
+        hypothesis = getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+        if (
+            hypothesis
+            or fixtures & SLOW_FIXTURES
+            or named & SLOW_MARKERS
+            or any(where.startswith(prefix) for prefix in SLOW_FILES)
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,8 +99,9 @@ def imports(tree: ast.Module) -> set[str]:
     return found
 
 
+@cache
 def graph() -> dict[str, set[str]]:
-    """Module -> the modules of ours it imports."""
+    """Module -> the modules of ours it imports (parsed once per test run)."""
     return {path: imports(tree) for path, tree in modules()}
 
 
