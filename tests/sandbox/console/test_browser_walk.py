@@ -70,6 +70,7 @@ def file_request(person: Person) -> str:
         "proposed_change",
         "Accept a utility bill under three months old as proof of address for home sellers.",
     )
+    person.driver.execute_script("window.scrollTo(0, 0)")  # the form's top, for the picture
     person.shot("01-create-request")
     person.driver.find_element(By.ID, "create").click()
 

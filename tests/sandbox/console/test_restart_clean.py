@@ -20,7 +20,8 @@ def test_a_sandbox_start_wipes_the_last_runs_ledger_and_prefect_home(tmp_path: P
     (tmp_path / "prefect").mkdir()
     (tmp_path / "prefect" / "prefect.db").write_text("a non-sandbox Prefect home: kept")
     settings = load_settings({"GOVFLOW_DATA_DIR": str(tmp_path)})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVFLOW_")}
+    # Neither the test session's Prefect server nor any GOVFLOW_* of the session: a fresh clone.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVFLOW_", "PREFECT_"))}
     env["GOVFLOW_DATA_DIR"] = str(tmp_path)
     supervisor = Supervisor(
         settings,
