@@ -4,6 +4,9 @@
                                           # the plain-Prefect baseline with 30 requests
     python -m bench --quick field         # 10 requests, SQLite only, no baseline
     GOVFLOW_BENCH_FIELD_SCALE=10,30,100 python -m bench field   # throughput at each size
+    GOVFLOW_BENCH_FIELD_RUNNERS=2,3 python -m bench field       # PostgreSQL with 2, 3 runners
+    GOVFLOW_BENCH_FIELD_N=20 python -m bench --quick field      # another N
+    GOVFLOW_BENCH_FIELD_DATABASES=postgresql python -m bench field     # one database
 
 What runs, as in production: `govflow serve` with all its children (its own Prefect server,
 the Jira and Slack stand-ins, the runner with its dispatcher, the receiver), over a fresh
@@ -37,6 +40,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,12 +62,14 @@ from sqlalchemy.orm import sessionmaker
 from bench.__main__ import table
 from config.loader import load_rules
 from govflow.prefect_server import free_port
+from govflow.supervisor import SANDBOX_JIRA_TOKEN, SANDBOX_JIRA_USER, SANDBOX_SIGNING_SECRET
 from integrations.db.engine import make_reader_engine
 from integrations.db.models import EventRow
 from reliability.people import Journal, Office, Walk
 from reliability.soak import BASE_SOP, TEMPLATES, _affected_sop_field, sop_of
 from sandbox.jira.control import RemoteJiraSandbox
 from sandbox.slack.sandbox import RemoteSlackSandbox
+from sandbox.slack.seed import EXAMPLE_WORKSPACE
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = Path(
@@ -76,6 +82,8 @@ MESSAGE_METHODS = ("chat.postMessage", "chat.update")
 BURNER = "import os\nos.nice(0)\nwhile True:\n    pass\n"
 DETAILS: dict[str, Any] = {}
 KEY = re.compile(r"MODREQ-\d+")
+# More runners than the serve's own, for the throughput line per runner (PostgreSQL only).
+RUNNERS = [int(r) for r in os.environ.get("GOVFLOW_BENCH_FIELD_RUNNERS", "2").split(",") if r]
 
 
 def say(text: str) -> None:
@@ -85,9 +93,10 @@ def say(text: str) -> None:
 
 def run(*, quick: bool) -> list[dict[str, object]]:
     """Both phases on each database, then the baseline; one row per phase and gate."""
-    n = 10 if quick else 30
+    n = int(os.environ.get("GOVFLOW_BENCH_FIELD_N", 10 if quick else 30))
     scale = [int(s) for s in os.environ.get("GOVFLOW_BENCH_FIELD_SCALE", str(n)).split(",")]
-    databases = ["sqlite"] if quick else ["sqlite", "postgresql"]
+    default = "sqlite" if quick else "sqlite,postgresql"
+    databases = os.environ.get("GOVFLOW_BENCH_FIELD_DATABASES", default).split(",")
     rows: list[dict[str, object]] = []
     DETAILS.clear()
     for database in databases:
@@ -98,6 +107,12 @@ def run(*, quick: bool) -> list[dict[str, object]]:
         for size in scale:
             say(f"field: {database}, {size} requests, no burners")
             row = throughput_row(database, walk_field(database, size, burners=0))
+            say(table([row]))
+            rows.append(row)
+        for runners in RUNNERS if database == "postgresql" else ():
+            say(f"field: {database}, {n} requests, no burners, {runners} runners")
+            result = walk_field(database, n, burners=0, runners=runners)
+            row = {**throughput_row(database, result), "runners": runners}
             say(table([row]))
             rows.append(row)
     if not quick:
@@ -124,17 +139,16 @@ class FieldResult:
     unmatched: int = 0
 
 
-def walk_field(database: str, n: int, *, burners: int) -> FieldResult:
+def walk_field(database: str, n: int, *, burners: int, runners: int = 1) -> FieldResult:
     """Serve, file N tickets at once, walk them all to DONE, measure."""
     with ExitStack() as stack:
         tmp = Path(tempfile.mkdtemp(prefix="govflow-field-"))
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         url = stack.enter_context(_ledger(database, tmp))
-        served = stack.enter_context(_serve(tmp, url, n))
+        served = stack.enter_context(_serve(tmp, url, n, runners))
         engine = make_reader_engine(url)
         stack.callback(engine.dispose)
         sessions = sessionmaker(engine)
-        _wait_until_quiet(sessions)
         for _ in range(burners):
             stack.enter_context(_burner())
         load = Load()
@@ -172,7 +186,7 @@ def walk_field(database: str, n: int, *, burners: int) -> FieldResult:
         _latencies(result, slack, office.journal, filed_at)
         _event_waits(result, sessions)
         DETAILS.setdefault("walks", []).append(
-            {"database": database, "burners": burners, **result.__dict__}
+            {"database": database, "burners": burners, "runners": runners, **result.__dict__}
         )
         return result
 
@@ -328,8 +342,12 @@ class Served:
 
 
 @contextmanager
-def _serve(tmp: Path, database_url: str, n: int) -> Iterator[Served]:
-    """`govflow serve` with its own Prefect server and stand-ins, until the block ends."""
+def _serve(tmp: Path, database_url: str, n: int, runners: int = 1) -> Iterator[Served]:
+    """`govflow serve` with its own Prefect server and stand-ins, until the block ends.
+
+    `runners` > 1 adds that many `govflow serve --role runner` beside it, on the same Prefect
+    server and ledger (PostgreSQL: SQLite serves one runner).
+    """
     _rules(tmp, n)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVFLOW_", "PREFECT_"))}
     env.update(
@@ -342,28 +360,55 @@ def _serve(tmp: Path, database_url: str, n: int) -> Iterator[Served]:
             "DO_NOT_TRACK": "1",
         }
     )
-    log = tmp / "serve.log"
+    with ExitStack() as stack:
+        log = tmp / "serve.log"
+        process = stack.enter_context(_process(["serve"], env, log))
+        jira = _printed(log, re.compile(r"Jira stand-in at (http://\S+)"), process)
+        slack = _printed(log, re.compile(r"Slack stand-in at (http://\S+?)/api/"), process)
+        port = env["GOVFLOW_RECEIVER_PORT"]
+        _wait_http(f"http://127.0.0.1:{port}/healthz", process)
+        # The runner is ready (ledger and Prefect reachable) before anything is filed.
+        ready = re.compile(r"serving deployments; health at (http://\S+/readyz)")
+        _wait_http(_printed(log, ready, process), process)
+        api = _printed(log, re.compile(r"\(API (http://\S+)\)"), process)
+        extra = {
+            **env,
+            "GOVFLOW_DATA_DIR": str(tmp / "data-2"),
+            "GOVFLOW_JIRA_URL": jira,
+            "GOVFLOW_JIRA_USER": SANDBOX_JIRA_USER,
+            "GOVFLOW_JIRA_TOKEN": SANDBOX_JIRA_TOKEN,
+            "GOVFLOW_SLACK_API_URL": f"{slack}/api/",
+            "GOVFLOW_SLACK_BOT_TOKEN": EXAMPLE_WORKSPACE.bot_token,
+            "GOVFLOW_SLACK_SIGNING_SECRET": SANDBOX_SIGNING_SECRET,
+            "PREFECT_API_URL": api,
+        }
+        for number in range(2, runners + 1):
+            runner_log = tmp / f"runner-{number}.log"
+            other = stack.enter_context(_process(["serve", "--role", "runner"], extra, runner_log))
+            _wait_http(_printed(runner_log, ready, other), other)
+        yield Served(jira_url=jira, slack_url=slack)
+
+
+@contextmanager
+def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m govflow ARGS` in its own session, stopped by Ctrl-C as a person would."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "govflow", "serve"],
+            [sys.executable, "-m", "govflow", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        jira = _printed(log, re.compile(r"Jira stand-in at (http://\S+)"), process)
-        slack = _printed(log, re.compile(r"Slack stand-in at (http://\S+?)/api/"), process)
-        port = env["GOVFLOW_RECEIVER_PORT"]
-        _wait_http(f"http://127.0.0.1:{port}/healthz", process)
-        yield Served(jira_url=jira, slack_url=slack)
+        yield process
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, 2)  # Ctrl-C, as a person stops it
+            os.killpg(process.pid, signal.SIGINT)
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         DETAILS.setdefault("serve_logs", []).append(str(log))
 
@@ -452,25 +497,6 @@ class Load:
     def _sample(self) -> None:
         while not self._stop.wait(5.0):
             self.samples.append(round(os.getloadavg()[0], 2))
-
-
-def _wait_until_quiet(sessions: sessionmaker[Any], timeout: float = 180.0) -> None:
-    """Until the seeded tickets are taken in and no event waits: the runner is up."""
-    from integrations.db.models import OutboxRow
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with sessions() as session:
-            roots = session.scalar(
-                select(OutboxRow.id).where(
-                    OutboxRow.kind == "slack_root", OutboxRow.status == "sent"
-                )
-            )
-            waiting = session.scalar(select(EventRow.id).where(EventRow.processed_at.is_(None)))
-        if roots is not None and waiting is None:
-            return
-        time.sleep(0.5)
-    raise TimeoutError("field: the seeded tickets were never taken in")
 
 
 def _printed(log: Path, pattern: re.Pattern[str], process: subprocess.Popen[bytes]) -> str:
