@@ -64,7 +64,7 @@ from config.loader import load_rules
 from govflow.prefect_server import free_port
 from govflow.supervisor import SANDBOX_JIRA_TOKEN, SANDBOX_JIRA_USER, SANDBOX_SIGNING_SECRET
 from integrations.db.engine import make_reader_engine
-from integrations.db.models import EventRow
+from integrations.db.models import EventRow, OutboxRow, RequestRow
 from reliability.people import Journal, Office, Walk
 from reliability.soak import BASE_SOP, TEMPLATES, _affected_sop_field, sop_of
 from sandbox.jira.control import RemoteJiraSandbox
@@ -183,7 +183,7 @@ def walk_field(database: str, n: int, *, burners: int, runners: int = 1) -> Fiel
             requests=n, done=len(finished), wall_s=wall, gates=office.journal.acknowledged()
         )
         result.load = load.samples
-        _latencies(result, slack, office.journal, filed_at)
+        _latencies(result, slack, office.journal, filed_at, sessions)
         _event_waits(result, sessions)
         DETAILS.setdefault("walks", []).append(
             {"database": database, "burners": burners, "runners": runners, **result.__dict__}
@@ -192,15 +192,19 @@ def walk_field(database: str, n: int, *, burners: int, runners: int = 1) -> Fiel
 
 
 def _latencies(
-    result: FieldResult, slack: RemoteSlackSandbox, journal: Journal, filed: dict[str, float]
+    result: FieldResult,
+    slack: RemoteSlackSandbox,
+    journal: Journal,
+    filed: dict[str, float],
+    sessions: sessionmaker[Any],
 ) -> None:
     """Click -> govflow's next message about the request, from the Slack stand-in's call log."""
+    owners = _message_owners(sessions)
     messages: dict[str, list[float]] = {}
     for call in slack.calls():
         if call.method not in MESSAGE_METHODS or call.http_status != 200:
             continue
-        text = json.dumps(call.args)
-        for key in {m.group(0) for m in KEY.finditer(text)}:
+        for key in _keys_of(call.args, owners):
             messages.setdefault(key, []).append(call.at)
     for times in messages.values():
         times.sort()
@@ -214,6 +218,39 @@ def _latencies(
         if not entry.acknowledged or not entry.sent_at or entry.action.endswith("assess"):
             continue  # opening the form answers with the form itself, not a message
         _sample(result, entry.action, next_message(entry.key, entry.sent_at), entry.sent_at)
+
+
+def _message_owners(sessions: sessionmaker[Any]) -> dict[tuple[str, str], str]:
+    """(channel, ts) of every thread root and card govflow posted -> its request's key.
+
+    A reply in a request's thread ("... claimed the request") need not name the request, and a
+    card's update names it only if the card does: the ledger knows which is whose.
+    """
+    owners: dict[tuple[str, str], str] = {}
+    with sessions() as session:
+        for key, channel, ts in session.execute(
+            select(RequestRow.jira_key, RequestRow.slack_channel, RequestRow.slack_thread_ts)
+        ):
+            if channel and ts:
+                owners[(channel, ts)] = key
+        for key, posted in session.execute(
+            select(RequestRow.jira_key, OutboxRow.result).join(
+                OutboxRow, OutboxRow.request_id == RequestRow.id
+            )
+        ):
+            if isinstance(posted, dict) and posted.get("ts") and posted.get("channel"):
+                owners[(str(posted["channel"]), str(posted["ts"]))] = key
+    return owners
+
+
+def _keys_of(args: dict[str, Any], owners: dict[tuple[str, str], str]) -> set[str]:
+    """The requests a chat.postMessage or chat.update is about."""
+    keys = {m.group(0) for m in KEY.finditer(json.dumps(args))}
+    channel = str(args.get("channel", ""))
+    for ts in (args.get("thread_ts"), args.get("ts")):
+        if ts and (channel, str(ts)) in owners:
+            keys.add(owners[(channel, str(ts))])
+    return keys
 
 
 def _sample(result: FieldResult, gate: str, message: float | None, start: float) -> None:
