@@ -122,7 +122,6 @@ from domain.signoff import (
     SignoffTeam,
     TeamState,
     Verdict,
-    progress_text,
     tally,
 )
 from domain.sla import UtcDateTime
@@ -134,6 +133,7 @@ from domain.sop import (
 )
 from domain.sop_merge import Conflict, rebase
 from domain.stages import TERMINAL, Stage, check_transition
+from domain.waiting import TeamProgress
 
 # A Jira comment holds at most 32,767 characters.
 MAX_COMMENT = 32_767
@@ -501,12 +501,10 @@ class _Step:
             approved_hashes=state.draft_hashes,
         )
         self.update(decisions=(*state.decisions, decision))
-        roster = eligible_roster(self.rules, event.team, state.requester)
-        mine = [d for d in self.state.round_decisions() if d.team == event.team]
-        after = tally(event.team, signoff.quorum, roster, mine).state
-        progress = progress_text(event.team, signoff.quorum, roster, mine)
+        counted = self.progress(signoff)
+        after = counted.state
         self.notices.append(
-            DecisionRecorded(decision=decision, team_state_after=after, progress=progress)
+            DecisionRecorded(decision=decision, team_state_after=after, progress=counted.text)
         )
         name = team_label(self.rules, event.team)
         if after is TeamState.REJECTED:
@@ -526,11 +524,15 @@ class _Step:
             if all(self.team_approved(s) for s in state.signoff):
                 self.complete_round()
 
+    def progress(self, signoff: SignoffTeam) -> TeamProgress:
+        """Where `signoff`'s team stands in the current round."""
+        counted = self.state.team_progress(self.rules, signoff.team)
+        assert counted is not None, "a routed sign-off team always has progress"
+        return counted
+
     def team_approved(self, signoff: SignoffTeam) -> bool:
         """Whether `signoff`'s team reached quorum in the current round."""
-        roster = eligible_roster(self.rules, signoff.team, self.state.requester)
-        mine = [d for d in self.state.round_decisions() if d.team == signoff.team]
-        return tally(signoff.team, signoff.quorum, roster, mine).state is TeamState.APPROVED
+        return self.progress(signoff).done
 
     def complete_round(self) -> None:
         """Every team approved: on to the SOP update."""
