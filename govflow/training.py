@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,7 @@ from domain.training import (
 )
 from integrations.db.audit import record_audit
 from integrations.db.clocks import slack_ids_by_email
+from integrations.db.models import RequestRow
 from integrations.db.outbox import enqueue_effect
 from integrations.db.training import (
     StoredCase,
@@ -51,6 +52,7 @@ from integrations.db.training import (
     save_case,
 )
 from integrations.delivery import EffectKind
+from integrations.slack.cards import render_sop_update_card, sop_update_view
 from integrations.slack.training import (
     ANSWER,
     TrainingClick,
@@ -232,6 +234,52 @@ def _show_progress(
             idempotency_key=f"{card}:progress:{done}",
             now=now,
         )
+    _show_on_owner_card(session, rules, stored, done, issue_url, now)
+
+
+def _show_on_owner_card(
+    session: Session,
+    rules: Rules,
+    stored: StoredCase,
+    done: int,
+    issue_url: Callable[[str], str],
+    now: datetime,
+) -> None:
+    """The SOP owner's update card of the publishing request also shows the progress."""
+    row = session.get(RequestRow, stored.request_id)
+    card = (row.facts or {}).get("sop_update_card") if row is not None else None
+    if row is None or row.state is None or card is None:
+        return
+    state = RequestState.model_validate(row.state)
+    view = sop_update_view(
+        state,
+        rules,
+        summary=row.summary,
+        jira_url=issue_url(row.jira_key),
+        thread_url=str(row.facts.get("thread_url", "")),
+        round=int(row.facts.get("sop_update_round", state.round)),
+    )
+    lines = []
+    for published in state.published:
+        kept = find_case(session, published.sop_id, published.version)
+        if kept is None:
+            continue
+        total = len(_people(rules, kept.teams))
+        count = len(attestations_of(session, published.sop_id, published.version))
+        lines.append(
+            f"Training {published.sop_id} v{published.version}: {count} of {total} attested "
+            f"before {published.effective_date.isoformat()}"
+        )
+    text, blocks = render_sop_update_card(replace(view, attestation=lines))
+    case = stored.case
+    enqueue_effect(
+        session,
+        request_id=row.id,
+        kind=EffectKind.SLACK_CARD_UPDATE,
+        payload={"card": str(card), "text": text, "blocks": blocks},
+        idempotency_key=f"{card}:attested:{case.sop_id}:{case.version}:{done}",
+        now=now,
+    )
 
 
 def remind_attesters(session: Session, rules: Rules, now: datetime) -> int:

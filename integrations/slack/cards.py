@@ -184,6 +184,8 @@ class SopUpdateView:
     undrafted: list[str] = field(default_factory=list)
     published: list[tuple[str, int, str]] = field(default_factory=list)
     outcome: str = ""
+    # Once published: who has attested to each version's training case (issue 15).
+    attestation: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -402,6 +404,9 @@ def render_sop_update_card(view: SopUpdateView) -> tuple[str, Blocks]:
         blocks.append(ActionsBlock(block_id="govflow.sop_update", elements=elements))
     else:
         blocks.append(SectionBlock(text=mrkdwn_text(clip_mrkdwn(_sop_final_state(view), 2900))))
+    if view.attestation:
+        lines = fit_lines([f"📚 {clip_mrkdwn(line, 300)}" for line in view.attestation], 2900)
+        blocks.append(ContextBlock(elements=[mrkdwn_text(lines, CONTEXT_TEXT)]))
     blocks.append(_links(view.jira_url, view.thread_url, f"Round {view.round}"))
     return clip_mrkdwn(text, MESSAGE_TEXT), [b.to_dict() for b in blocks]
 

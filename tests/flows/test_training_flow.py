@@ -23,6 +23,7 @@ from govflow.cli_sop import sop_app
 from govflow.runtime import Runtime, utc_now
 from govflow.sop_import import import_sops
 from integrations.db.engine import make_sessionmaker
+from integrations.db.models import OutboxRow
 from integrations.db.training import answers, attestations, find_case
 from integrations.slack.training import ANSWER_FAILS, ANSWER_PASSES, ATTEST
 from sandbox.server import ThreadedServer
@@ -156,15 +157,27 @@ def test_training_case_posted_answered_and_attested_once(
         answered = session.scalar(select(func.count()).select_from(answers))
     assert people == [(grace, 1), (priya, 2)]
     assert answered == 4
+
     # The training message shows the progress.
-    eventually(
-        lambda: (
-            "Attested so far: 2 of 4"
-            in json.dumps(
-                next(m for m in slack.messages(TRAINING_CHANNEL) if m.ts == message.ts).blocks
+    def card_now() -> str:
+        found = next(m for m in slack.messages(TRAINING_CHANNEL) if m.ts == message.ts)
+        return json.dumps(found.blocks, ensure_ascii=False)
+
+    eventually(lambda: "Attested so far: 2 of 4" in card_now())
+    # And so does the SOP owner's card of the publishing request.
+    owner_card = pipeline.request().facts["sop_update_card"]
+
+    def owner_card_now() -> str:
+        with sessions.begin() as session:
+            posted = session.scalar(
+                select(OutboxRow).where(OutboxRow.idempotency_key == owner_card)
             )
-        )
-    )
+            assert posted is not None
+            channel, ts = posted.result["channel"], posted.result["ts"]
+        found = next(m for m in slack.messages(channel) if m.ts == ts)
+        return json.dumps(found.blocks, ensure_ascii=False)
+
+    eventually(lambda: "Training SOP-LST-002 v2: 2 of 4 attested" in owner_card_now())
 
     env = {"GOVFLOW_DATABASE_URL": pipeline_env["GOVFLOW_DATABASE_URL"]}
     table = CliRunner().invoke(sop_app, ["attestations", "SOP-LST-002"], env=env)
