@@ -12,9 +12,11 @@ related resources (`govflow.team.<team>`, `govflow.person.<id>`, roles `team` an
 so the Event Feed filtered to one request shows its journey, and an Automation can match
 `govflow.sla.breached` (docs/prefect-events.md).
 
-Delivery is at least once: the high-water mark (the last audit id sent) is a Prefect
-Variable per ledger, moved after the events are handed to Prefect, and each event's id is
-derived from the ledger and the audit id, so one sent twice is stored once by the server.
+The high-water mark (the last audit id sent) is a Prefect Variable per ledger, moved once
+the events are queued with Prefect's events worker; each event's id is derived from the
+ledger and the audit id, so one sent twice (two processes publishing at once) is stored
+once by the server. A process killed in the milliseconds between queueing and sending loses
+those events.
 On PostgreSQL two transactions can commit their audit ids out of order; a record committed
 after a higher id was already sent is missed (a transaction would have to stay open across
 a whole publication interval for that).
@@ -30,7 +32,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prefect.events import emit_event
-from prefect.events.worker import EventsWorker
 from prefect.variables import Variable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -221,8 +222,9 @@ def emit_new_events(runtime: Runtime, *, limit: int = BATCH) -> int:
         sent += emit(events)
         if last == after:
             break
-        # Handed over before the mark moves: a crash here sends them again (same ids).
-        EventsWorker.drain_all(timeout=30)
+        # The mark moves once the events are queued with Prefect's events worker, which sends
+        # them within milliseconds (and at exit). Draining it here would stop the worker
+        # every flow run of this process shares. A crash in between loses those events.
         Variable.set(cursor_name, last, overwrite=True)
         after = last
     return sent
