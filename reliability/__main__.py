@@ -25,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     soak.add_argument("--workdir", type=Path, help="where the run's files go (default: /tmp)")
     soak.add_argument("--keep", action="store_true", help="keep logs and ledger afterwards")
     soak.add_argument("--json", type=Path, help="also write every figure here")
+    soak.add_argument("--receivers", type=int, default=1, help="receivers behind a balancer")
+    soak.add_argument("--runners", type=int, default=1, help="runners (PostgreSQL only if > 1)")
     args = parser.parse_args(argv)
     config = SoakConfig(
         requests=args.requests,
@@ -35,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         database_url=args.database_url,
         workdir=args.workdir,
         keep=args.keep,
+        receivers=args.receivers,
+        runners=args.runners,
     )
     # SIGTERM unwinds like Ctrl-C, so the soak still stops the children it started.
     signal.signal(signal.SIGTERM, _exit_on_signal)

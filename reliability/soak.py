@@ -2,7 +2,7 @@
 
     python -m reliability soak [--requests 200] [--fault-rate 0.10] [--kills 6] [--seed N]
                                [--people 8] [--database-url postgresql+psycopg://...]
-                               [--json out.json]
+                               [--receivers 2] [--runners 2] [--json out.json]
 
 What runs, as under `govflow serve`: a fresh Prefect server, `python -m flows.runner` (the
 deployments and the dispatcher that runs `advance`) and `python -m govflow.receiver`, each a
@@ -19,6 +19,9 @@ given PostgreSQL database). Every secret is a fresh random value, so finding one
    assessment, every sign-off team's quorum and the SOP owner's publish, until DONE.
 4. Meanwhile the runner, the receiver and the Prefect server are killed with SIGKILL at random
    points (each at least once when --kills >= 3) and restarted after a short pause.
+   With `--receivers 2 --runners 2` (PostgreSQL only) there are two of each, killed one at a
+   time, and a round-robin balancer (`reliability.balancer`) spreads Slack's and Jira's
+   deliveries over the receivers as a load balancer would.
 5. Faults stop, the pipeline drains, and the checks of `reliability.checks` run; the exit
    status is non-zero when any fails.
 """
@@ -55,12 +58,14 @@ from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
 from integrations.db.outbox import PENDING
 from integrations.delivery import EffectKind, effect_ref
 from reliability import checks
+from reliability.balancer import RoundRobin
 from reliability.checks import Check, LedgerEvent
 from reliability.people import Journal, Office, Stuck, Walk
 from reliability.pieces import Piece, module_piece, prefect_piece
 from sandbox.faults import Fault, FaultKind, RandomFaults
 from sandbox.jira.seed import EXAMPLE_ISSUES
 from sandbox.jira_server import JiraSandbox
+from sandbox.server import ThreadedServer
 from sandbox.slack.sandbox import SlackSandbox
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
 
@@ -75,6 +80,15 @@ DRAIN_S = 300.0
 PIECE_NAMES = ("runner", "receiver", "prefect")
 
 
+def piece_names(runners: int = 1, receivers: int = 1) -> tuple[str, ...]:
+    """The soak's pieces: `runner` and `receiver` when one of each, else numbered."""
+
+    def numbered(kind: str, count: int) -> list[str]:
+        return [kind] if count == 1 else [f"{kind}-{i}" for i in range(1, count + 1)]
+
+    return (*numbered("runner", runners), *numbered("receiver", receivers), "prefect")
+
+
 @dataclass(frozen=True)
 class SoakConfig:
     """The size and shape of one soak."""
@@ -87,6 +101,15 @@ class SoakConfig:
     database_url: str | None = None
     workdir: Path | None = None
     keep: bool = False
+    # Several of each share the ledger (PostgreSQL only) and the Prefect server; a
+    # round-robin balancer spreads Slack's and Jira's deliveries over the receivers.
+    receivers: int = 1
+    runners: int = 1
+
+    @property
+    def pieces(self) -> tuple[str, ...]:
+        """Names of the pieces this soak starts and kills."""
+        return piece_names(self.runners, self.receivers)
 
 
 @dataclass
@@ -130,7 +153,8 @@ class SoakResult:
             total = sum(counts.values())
             kinds = ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
             rows.append((f"faults injected, {service}", f"{total} ({kinds})", ""))
-        by_piece = {name: sum(1 for k in self.kills if k.piece == name) for name in PIECE_NAMES}
+        names = self.config.pieces
+        by_piece = {name: sum(1 for k in self.kills if k.piece == name) for name in names}
         rows.append(("kills (SIGKILL)", ", ".join(f"{p} {n}" for p, n in by_piece.items()), ""))
         if self.unexpected_exits:
             rows.append(("pieces that exited by themselves", str(self.unexpected_exits), ""))
@@ -174,6 +198,9 @@ class Secrets:
 
 def run(config: SoakConfig, say: Any = print) -> SoakResult:
     """One whole soak; `say` reports progress."""
+    if config.runners > 1 and config.database_url is None:
+        # On SQLite one runner serves a ledger (docs/dispatch.md).
+        raise ValueError("several runners need a PostgreSQL ledger: give --database-url")
     return Soak(config, say).run()
 
 
@@ -187,6 +214,8 @@ class Soak:
         self.secrets = Secrets()
         self.result = SoakResult(config)
         self.pieces: dict[str, Piece] = {}
+        self.balancer: RoundRobin | None = None
+        self.balancer_server: ThreadedServer | None = None
         self.journal = Journal()
         self.pieces_lock = threading.Lock()
         self.started = time.monotonic()
@@ -271,7 +300,8 @@ class Soak:
     def _environment(self) -> dict[str, str]:
         user, _ = self.jira.credentials
         self.prefect_port = free_port()
-        self.receiver_port = free_port()
+        self.receiver_ports = [free_port() for _ in range(self.config.receivers)]
+        self.receiver_port = self.receiver_ports[0]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVFLOW_", "PREFECT_"))}
         env.update(
             {
@@ -304,28 +334,45 @@ class Soak:
     def _start_pieces(self, env: dict[str, str]) -> None:
         logs = self.tmp / "logs"
         logs.mkdir()
-        receiver = f"http://127.0.0.1:{self.receiver_port}"
+        names = self.config.pieces
+        runners = [n for n in names if n.startswith("runner")]
+        receivers = [n for n in names if n.startswith("receiver")]
+        urls = [f"http://127.0.0.1:{port}" for port in self.receiver_ports]
         self.pieces = {
             "prefect": prefect_piece(
                 self.tmp / "prefect", self.prefect_port, logs / "prefect-server.log"
-            ),
-            "runner": module_piece("runner", ["flows.runner"], env, logs / "runner.log"),
-            "receiver": module_piece(
-                "receiver",
-                ["govflow.receiver", "--port", str(self.receiver_port)],
-                env,
-                logs / "receiver.log",
-                ready_url=f"{receiver}/healthz",
-            ),
+            )
         }
-        for name in ("prefect", "runner", "receiver"):
+        for name in runners:
+            self.pieces[name] = module_piece(name, ["flows.runner"], env, logs / f"{name}.log")
+        for name, port, url in zip(receivers, self.receiver_ports, urls, strict=True):
+            self.pieces[name] = module_piece(
+                name,
+                ["govflow.receiver", "--port", str(port)],
+                env,
+                logs / f"{name}.log",
+                ready_url=f"{url}/healthz",
+            )
+        for name in ("prefect", *runners, *receivers):
             self.say(f"soak: starting {name}")
             self.pieces[name].start()
-        self.slack.configure_receiver(f"{receiver}/slack/events", self.secrets.signing_secret)
-        self.jira.configure_webhook(f"{receiver}/jira/webhook", self.secrets.webhook_secret)
+        front = urls[0]
+        if len(urls) > 1:
+            self.balancer = RoundRobin(urls)
+            self.balancer_server = ThreadedServer(self.balancer.app()).start()
+            front = self.balancer_server.url
+            self.say(f"soak: load balancer at {front} over {len(urls)} receivers")
+        self.slack.configure_receiver(f"{front}/slack/events", self.secrets.signing_secret)
+        self.jira.configure_webhook(f"{front}/jira/webhook", self.secrets.webhook_secret)
 
     def _stop_pieces(self) -> None:
-        for name in ("receiver", "runner", "prefect"):
+        if self.balancer_server is not None:
+            self.balancer_server.stop()
+        if self.balancer is not None:
+            self.balancer.close()
+        names = self.config.pieces
+        first = [n for n in names if n.startswith("receiver")]
+        for name in (*first, *(n for n in names if n.startswith("runner")), "prefect"):
             if name in self.pieces:
                 self.pieces[name].stop()
 
@@ -403,7 +450,7 @@ class Soak:
         """Which piece to kill after how many acknowledged interactions, in order."""
         order: list[str] = []
         while len(order) < self.config.kills:
-            batch = list(PIECE_NAMES)
+            batch = list(self.config.pieces)
             self.rng.shuffle(batch)
             order += batch
         # About seven acknowledged interactions per request; kill within the first 85%.
@@ -463,6 +510,10 @@ class Soak:
         result = self.result
         result.faults = {"jira": self.jira.faults.counts(), "slack": self.slack.faults.counts()}
         result.figures["people (threads)"] = self.config.people
+        if self.balancer is not None:
+            answered = ", ".join(str(n) for n in self.balancer.answered)
+            result.figures["deliveries per receiver (balancer)"] = answered
+            result.figures["deliveries retried on another receiver"] = self.balancer.skipped
         result.figures["interactions (acknowledged/all)"] = (
             f"{self.journal.acknowledged()}/{len(self.journal.all())}"
         )

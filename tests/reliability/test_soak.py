@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from reliability.soak import PIECE_NAMES, SoakConfig, run
+from tests.support.databases import POSTGRES_URL
 
 pytestmark = [pytest.mark.prefect, pytest.mark.soak]
 
@@ -27,3 +28,28 @@ class TestSoak:
         assert sorted(k.piece for k in result.kills) == sorted(PIECE_NAMES), result.table()
         injected = {kind for counts in result.faults.values() for kind in counts}
         assert {"rate_limit", "reset", "latency"} <= injected, result.table()
+
+
+@pytest.mark.postgres
+class TestScaledSoak:
+    """Two receivers behind a balancer and two runners on one PostgreSQL ledger."""
+
+    @pytest.mark.timeout(900)
+    def test_every_check_passes_with_two_of_each(self) -> None:
+        """10 requests, 10% faults, every receiver, runner and the Prefect server killed once."""
+        config = SoakConfig(
+            requests=10,
+            fault_rate=0.10,
+            kills=5,
+            seed=6,
+            people=5,
+            receivers=2,
+            runners=2,
+            database_url=POSTGRES_URL,
+        )
+        result = run(config)
+        assert result.ok, result.table()
+        assert sorted(k.piece for k in result.kills) == sorted(config.pieces), result.table()
+        answered = str(result.figures["deliveries per receiver (balancer)"]).split(", ")
+        assert len(answered) == 2 and all(int(n) > 0 for n in answered), result.table()
+        assert any(c.name.startswith("secrets") and c.ok for c in result.checks)
