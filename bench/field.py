@@ -7,6 +7,8 @@
     GOVFLOW_BENCH_FIELD_RUNNERS=2,3 python -m bench field       # PostgreSQL with 2, 3 runners
     GOVFLOW_BENCH_FIELD_N=20 python -m bench --quick field      # another N
     GOVFLOW_BENCH_FIELD_DATABASES=postgresql python -m bench field     # one database
+    GOVFLOW_BENCH_FIELD_PHASES=throughput,baseline python -m bench field   # some phases
+    GOVFLOW_BENCH_FIELD_KEEP=1 ...        # keep each walk's folder (ledger, logs) to look into
 
 What runs, as in production: `govflow serve` with all its children (its own Prefect server,
 the Jira and Slack stand-ins, the runner with its dispatcher, the receiver), over a fresh
@@ -99,23 +101,25 @@ def run(*, quick: bool) -> list[dict[str, object]]:
     databases = os.environ.get("GOVFLOW_BENCH_FIELD_DATABASES", default).split(",")
     rows: list[dict[str, object]] = []
     DETAILS.clear()
+    phases = os.environ.get("GOVFLOW_BENCH_FIELD_PHASES", "latency,throughput").split(",")
     for database in databases:
-        say(f"field: {database}, {n} requests, 2 CPU burners")
-        loaded = latency_rows(database, walk_field(database, n, burners=2))
-        say(table(loaded))
-        rows += loaded
-        for size in scale:
+        if "latency" in phases:
+            say(f"field: {database}, {n} requests, 2 CPU burners")
+            loaded = latency_rows(database, walk_field(database, n, burners=2))
+            say(table(loaded))
+            rows += loaded
+        for size in scale if "throughput" in phases else ():
             say(f"field: {database}, {size} requests, no burners")
             row = throughput_row(database, walk_field(database, size, burners=0))
             say(table([row]))
             rows.append(row)
-        for runners in RUNNERS if database == "postgresql" else ():
+        for runners in RUNNERS if database == "postgresql" and "throughput" in phases else ():
             say(f"field: {database}, {n} requests, no burners, {runners} runners")
             result = walk_field(database, n, burners=0, runners=runners)
             row = {**throughput_row(database, result), "runners": runners}
             say(table([row]))
             rows.append(row)
-    if not quick:
+    if not quick and "baseline" in os.environ.get("GOVFLOW_BENCH_FIELD_PHASES", "baseline"):
         say(f"field: baseline --throughput {n} --poll 1")
         rows.append(baseline_row(n))
     return rows
@@ -143,7 +147,10 @@ def walk_field(database: str, n: int, *, burners: int, runners: int = 1) -> Fiel
     """Serve, file N tickets at once, walk them all to DONE, measure."""
     with ExitStack() as stack:
         tmp = Path(tempfile.mkdtemp(prefix="govflow-field-"))
-        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        if os.environ.get("GOVFLOW_BENCH_FIELD_KEEP"):
+            say(f"field: keeping {tmp} (ledger, serve and runner logs)")
+        else:
+            stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         url = stack.enter_context(_ledger(database, tmp))
         served = stack.enter_context(_serve(tmp, url, n, runners))
         engine = make_reader_engine(url)
