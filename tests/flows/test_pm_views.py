@@ -77,6 +77,18 @@ def events(api: str) -> list[dict[str, Any]]:
     return list(answer.json()["events"])
 
 
+def journey_once(api: str, text: str) -> str | None:
+    """The journey once it contains `text`."""
+    journey = artifact(api, "request-modreq-1")
+    return journey if text in journey else None
+
+
+def decisions_once(api: str, count: int) -> list[dict[str, Any]] | None:
+    """The request's events once `count` decisions are among them."""
+    found = events(api)
+    return found if sum(e["event"] == "govflow.decision.recorded" for e in found) >= count else None
+
+
 def test_board_journey_and_events_in_sign_off(
     receiver: ThreadedServer,  # noqa: F811
     ledger: Engine,
@@ -120,11 +132,7 @@ def test_board_journey_and_events_in_sign_off(
     assert " left · due " in cells[5] or cells[5].startswith("Quality Assurance: ")
     assert "U0" not in "".join(cells)
 
-    journey = patiently(
-        lambda: (
-            (j := artifact(prefect_api, "request-modreq-1")) and "BPO Operations (1 of 1" in j and j
-        )
-    )
+    journey = patiently(lambda: journey_once(prefect_api, "BPO Operations (1 of 1"))
     assert "| Claimed the request |" in journey
     assert "| Assessed: proceed | Counterfeit complaints rose 40%" in journey
     # Slack's interaction payloads name the clicker by handle: the name the ledger knows.
@@ -134,13 +142,7 @@ def test_board_journey_and_events_in_sign_off(
     # Times on the listing experts' Bangkok clock; the clicks came seconds apart: no waits.
     assert "| when (Asia/Bangkok) | who | what | why | wait before |" in journey
 
-    found = patiently(
-        lambda: (
-            (e := events(prefect_api))
-            and sum(x["event"] == "govflow.decision.recorded" for x in e) >= 2
-            and e
-        )
-    )
+    found = patiently(lambda: decisions_once(prefect_api, 2))
     decisions = [e for e in found if e["event"] == "govflow.decision.recorded"]
     related = {r["prefect.resource.id"]: r for d in decisions for r in d["related"]}
     assert related["govflow.team.qa"]["prefect.resource.name"] == "Quality Assurance"
