@@ -127,10 +127,15 @@ class Person:
     # --- doing ---------------------------------------------------------------------------
 
     def become(self, label_start: str) -> None:
-        """Pick a person in the "acting as" switcher (the page reloads as them)."""
+        """Pick a person in the "acting as" switcher; the page reloads as them."""
         select = Select(self.driver.find_element(By.ID, "as"))
+        current = select.first_selected_option.text
+        if current.startswith(label_start):
+            return
         option = next(o for o in select.options if o.text.startswith(label_start))
-        select.select_by_visible_text(option.text)
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        select.select_by_visible_text(option.text)  # its onchange posts the switch
+        self._wait_stale(page)
         self.until(
             f"acting as {label_start}",
             lambda: Select(
@@ -149,8 +154,27 @@ class Person:
             field.send_keys(value)
 
     def press(self, element: WebElement) -> None:
-        """Click, as a person does, and let the next page load."""
+        """Click, as a person does, and wait until the next page replaced this one.
+
+        A form's answer can take seconds (a click waits for the modal govflow opens); going
+        to another page meanwhile would race with it, and the late answer would win.
+        """
+        # The document, not the element: a channel's feed is swapped in place every 2 s.
+        page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
+        self._wait_stale(page)
+
+    def _wait_stale(self, element: WebElement) -> None:
+        """Wait until the page holding `element` has been replaced by the next one."""
+        deadline = time.monotonic() + self.patience
+        while time.monotonic() < deadline:
+            try:
+                element.is_enabled()
+            except WebDriverException:
+                # Stale, or chromium's "node does not belong to the document": replaced.
+                return
+            time.sleep(0.1)
+        raise Stuck(f"the page did not change within {self.patience:.0f} s of the click")
 
     def button(self, text: str, within: WebElement | None = None) -> WebElement | None:
         """The first visible button whose label starts with `text`."""

@@ -72,7 +72,7 @@ def file_request(person: Person) -> str:
     )
     person.driver.execute_script("window.scrollTo(0, 0)")  # the form's top, for the picture
     person.shot("01-create-request")
-    person.driver.find_element(By.ID, "create").click()
+    person.press(person.driver.find_element(By.ID, "create"))
 
     def new_key() -> str | None:
         person.driver.find_element(By.ID, "status")  # on the ticket page
@@ -95,7 +95,7 @@ def status_is(person: Person, key: str, status: str) -> None:
 def click_card(person: Person, channel: str, key: str, button: str) -> None:
     """In #channel, find the card about `key` with `button` (in a thread if need be); click."""
     person.open("/slack")
-    person.driver.find_element(By.LINK_TEXT, f"#{channel}").click()
+    person.press(person.driver.find_element(By.LINK_TEXT, f"#{channel}"))
     channel_url = person.driver.current_url.split("?")[0]
 
     def find() -> bool:
@@ -117,7 +117,7 @@ def click_card(person: Person, channel: str, key: str, button: str) -> None:
             return False
         found = person.button(button, card)
         assert found is not None
-        found.click()
+        person.press(found)
         return True
 
     person.until(f"a {button!r} button about {key} in #{channel}", find, reload=False)
@@ -156,7 +156,7 @@ def test_request_walked_to_done_by_clicks(console_url: str) -> None:
             "### 9 Proof of address\nA utility bill under three months old proves a home "
             "seller's address.",
         )
-        driver.find_element(By.ID, "modal-submit").click()
+        person.press(driver.find_element(By.ID, "modal-submit"))
         # Proceeding names no affected SOP: govflow refuses inside the modal, as Slack shows.
         error = person.until(
             "govflow's validation error in the modal",
@@ -167,7 +167,7 @@ def test_request_walked_to_done_by_clicks(console_url: str) -> None:
         person.shot("04-assessment-validation-error")
         box = driver.find_element(By.CSS_SELECTOR, "input[type=checkbox][value='SOP-MOB-001']")
         box.click()
-        driver.find_element(By.ID, "modal-submit").click()
+        person.press(driver.find_element(By.ID, "modal-submit"))
         person.until("the modal closed", lambda: not driver.find_elements(By.ID, "modal"))
         status_is(person, key, "Awaiting approval")
 
@@ -220,9 +220,9 @@ def test_request_walked_to_done_by_clicks(console_url: str) -> None:
         # `/govflow status KEY` answers only the person who typed it.
         person.open("/slack")
         person.become(REQUESTER)
-        driver.find_element(By.LINK_TEXT, "#qa-signoff").click()
+        person.press(driver.find_element(By.LINK_TEXT, "#qa-signoff"))
         person.fill("text", f"/govflow status {key}")
-        driver.find_element(By.ID, "slash").submit()
+        person.press(driver.find_element(By.CSS_SELECTOR, "#slash button"))
         person.until(
             "the answer to /govflow status",
             lambda: any(
@@ -243,4 +243,4 @@ def _publish(person: Person, key: str) -> None:
         break
     if person.driver.find_elements(By.ID, "modal"):
         person.shot("07-publish-modal")
-        person.driver.find_element(By.ID, "modal-submit").click()
+        person.press(person.driver.find_element(By.ID, "modal-submit"))
