@@ -55,8 +55,11 @@ class Runners:
         ready = self.tmp_path / f"{name}.ready"
         log = (self.tmp_path / f"{name}.log").open("wb")
         argv = [sys.executable, "-m", "tests.serve.zombie_runner", self.installation]
+        # Each runner with a PREFECT_HOME of its own, as on a machine of its own.
+        home = self.tmp_path / f"{name}-prefect-home"
         process = subprocess.Popen(
             [*argv, str(AFTER_SECONDS), str(ready)],
+            env={**os.environ, "PREFECT_HOME": str(home)},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
