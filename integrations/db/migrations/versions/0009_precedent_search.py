@@ -77,7 +77,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        for name in ("precedent_fts_ai", "precedent_fts_ad", "precedent_fts_au"):
-            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute("DROP TRIGGER IF EXISTS precedent_fts_ai")
+        op.execute("DROP TRIGGER IF EXISTS precedent_fts_ad")
+        op.execute("DROP TRIGGER IF EXISTS precedent_fts_au")
         op.execute("DROP TABLE IF EXISTS precedent_fts")
     op.drop_table("precedent_documents")
