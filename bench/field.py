@@ -63,7 +63,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bench.__main__ import table
 from config.loader import load_rules
-from govflow.prefect_server import free_port
+from govflow.prefect_server import free_port, start_prefect_server
 from govflow.supervisor import SANDBOX_JIRA_TOKEN, SANDBOX_JIRA_USER, SANDBOX_SIGNING_SECRET
 from integrations.db.engine import make_reader_engine
 from integrations.db.models import EventRow, OutboxRow, RequestRow
@@ -387,24 +387,31 @@ class Served:
 
 @contextmanager
 def _serve(tmp: Path, database_url: str, n: int, runners: int = 1) -> Iterator[Served]:
-    """`govflow serve` with its own Prefect server and stand-ins, until the block ends.
+    """`govflow serve` with its stand-ins, on a Prefect server of its own, until the block ends.
 
-    `runners` > 1 adds that many `govflow serve --role runner` beside it, on the same Prefect
-    server and ledger (PostgreSQL: SQLite serves one runner).
+    The Prefect server is started here on a free port and given to serve in PREFECT_API_URL,
+    as an operator does: serve takes 4200 when it looks free, and two serves starting at once
+    on one machine raced for it. `runners` > 1 adds that many `govflow serve --role runner`
+    beside it, on the same Prefect server and ledger (PostgreSQL: SQLite serves one runner).
     """
     _rules(tmp, n)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVFLOW_", "PREFECT_"))}
-    env.update(
-        {
-            "GOVFLOW_DATABASE_URL": database_url,
-            "GOVFLOW_RULES": str(tmp / "rules.yaml"),
-            "GOVFLOW_DATA_DIR": str(tmp / "data"),
-            "GOVFLOW_RECEIVER_PORT": str(free_port()),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-        }
-    )
     with ExitStack() as stack:
+        home = tmp / "prefect"
+        prefect, api_url = start_prefect_server(home, ui=False, log_path=tmp / "prefect.log")
+        stack.callback(_stop_server, prefect)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVFLOW_", "PREFECT_"))}
+        env.update(
+            {
+                "PREFECT_API_URL": api_url,
+                "PREFECT_HOME": str(home),
+                "GOVFLOW_DATABASE_URL": database_url,
+                "GOVFLOW_RULES": str(tmp / "rules.yaml"),
+                "GOVFLOW_DATA_DIR": str(tmp / "data"),
+                "GOVFLOW_RECEIVER_PORT": str(free_port()),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "DO_NOT_TRACK": "1",
+            }
+        )
         log = tmp / "serve.log"
         process = stack.enter_context(_process(["serve"], env, log))
         jira = _printed(log, re.compile(r"Jira stand-in at (http://\S+)"), process)
@@ -414,7 +421,6 @@ def _serve(tmp: Path, database_url: str, n: int, runners: int = 1) -> Iterator[S
         # The runner is ready (ledger and Prefect reachable) before anything is filed.
         ready = re.compile(r"serving deployments; health at (http://\S+/readyz)")
         _wait_http(_printed(log, ready, process), process)
-        api = _printed(log, re.compile(r"\(API (http://\S+)\)"), process)
         extra = {
             **env,
             "GOVFLOW_DATA_DIR": str(tmp / "data-2"),
@@ -424,13 +430,22 @@ def _serve(tmp: Path, database_url: str, n: int, runners: int = 1) -> Iterator[S
             "GOVFLOW_SLACK_API_URL": f"{slack}/api/",
             "GOVFLOW_SLACK_BOT_TOKEN": EXAMPLE_WORKSPACE.bot_token,
             "GOVFLOW_SLACK_SIGNING_SECRET": SANDBOX_SIGNING_SECRET,
-            "PREFECT_API_URL": api,
         }
         for number in range(2, runners + 1):
             runner_log = tmp / f"runner-{number}.log"
-            other = stack.enter_context(_process(["serve", "--role", "runner"], extra, runner_log))
+            role = ["serve", "--role", "runner"]
+            other = stack.enter_context(_process(role, extra, runner_log))
             _wait_http(_printed(runner_log, ready, other), other)
         yield Served(jira_url=jira, slack_url=slack)
+
+
+def _stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
