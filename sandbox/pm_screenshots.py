@@ -4,11 +4,13 @@
     .venv/bin/python -m sandbox.pm_screenshots --out /tmp/shots
 
 Starts everything it needs and stops it again: a Prefect server with its UI, the seeded Jira
-and Slack stand-ins, a fresh SQLite ledger in a temporary directory. It runs the intake flow
-once (which routes the seeded tickets and publishes the board and each request's journey, as
-under `govflow serve`), then opens the board's page and MODREQ-1's journey page in headless
-chromium (Debian's `chromium` and `chromium-driver` packages, through Selenium) and saves
-what a PM sees. Nothing is drawn by hand: the pictures are the UI showing what govflow
+and Slack stand-ins, the receiver and the runner's dispatcher, a fresh SQLite ledger in a
+temporary directory. It runs the intake flow once (which routes the seeded tickets), then
+people click in the Slack stand-in as they would in Slack: an expert claims MODREQ-1 and
+assesses it, and one QA and one BPO approver approve it, so the board shows a request in
+sign-off with its progress. It then opens the board's page and MODREQ-1's journey page in
+headless chromium (Debian's `chromium` and `chromium-driver` packages, through Selenium) and
+saves what a PM sees. Nothing is drawn by hand: the pictures are the UI showing what govflow
 published.
 """
 
@@ -20,10 +22,18 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from sandbox.slack.sandbox import SlackSandbox
+
+T = TypeVar("T")
 
 JOURNEY_KEY = "MODREQ-1"
 BOARD_SHOT = "11-pm-board.png"
@@ -42,12 +52,12 @@ def main() -> None:
 
         journey = latest_id(api, artifact_key(JOURNEY_KEY))
         pages = [
-            (board_page(api), "held by", args.out / BOARD_SHOT, 1920),
+            (board_page(api), "held by", args.out / BOARD_SHOT, 2400),
             (
                 artifact_page(api, journey),
                 "Filed the request in Jira",
                 args.out / JOURNEY_SHOT,
-                1400,
+                2000,
             ),
         ]
         for url, text, path, width in pages:
@@ -90,6 +100,8 @@ def pipeline(work: Path) -> Iterator[str]:
                 }
             )
             run_intake()
+            with people(slack) as click:
+                walk_to_signoff(click)
             yield api_url
     finally:
         process.terminate()
@@ -116,6 +128,119 @@ def run_intake() -> None:
         engine.dispose()
     with temporary_settings({PREFECT_API_URL: os.environ["PREFECT_API_URL"]}):
         intake()
+
+
+class Clicks:
+    """Cards found through the ledger's outbox, clicked and submitted in the Slack stand-in."""
+
+    def __init__(self, slack: SlackSandbox, sessions: sessionmaker[Session]) -> None:
+        self.slack = slack
+        self.sessions = sessions
+
+    def card(self, suffix: str) -> tuple[str, str]:
+        """Channel and ts of one of MODREQ-1's cards, once posted."""
+        from sqlalchemy import select
+
+        from integrations.db.models import OutboxRow
+
+        def posted() -> tuple[str, str] | None:
+            with self.sessions.begin() as session:
+                row = session.scalar(
+                    select(OutboxRow).where(OutboxRow.idempotency_key == f"{JOURNEY_KEY}:{suffix}")
+                )
+                if row is None or "ts" not in row.result:
+                    return None
+                return str(row.result["channel"]), str(row.result["ts"])
+
+        return wait(posted)
+
+    def click(self, suffix: str, action: str, user: str) -> None:
+        """`user` presses a button of a card."""
+        channel, ts = self.card(suffix)
+        answer = self.slack.click(channel, ts, action, user)
+        if answer.status != 200:
+            raise RuntimeError(f"{action} by {user}: {answer.body}")
+
+    def submit(self, user: str, values: dict[str, Any]) -> None:
+        """`user` fills in and submits the modal the last click opened."""
+        view = wait(lambda: self.slack.views(user=user))[-1]
+        answer = self.slack.submit_view(view.id, user, values)
+        if answer.status != 200 or answer.body:
+            raise RuntimeError(f"modal refused: {answer.body}")
+
+    def stage_is(self, stage: str) -> bool:
+        """Whether MODREQ-1 reached `stage`."""
+        from sqlalchemy import select
+
+        from integrations.db.models import RequestRow
+
+        with self.sessions.begin() as session:
+            found = session.scalar(
+                select(RequestRow.stage).where(RequestRow.jira_key == JOURNEY_KEY)
+            )
+        return found == stage
+
+
+@contextmanager
+def people(slack: SlackSandbox) -> Iterator[Clicks]:
+    """The receiver and the dispatcher running, the stand-in delivering clicks to them."""
+    import threading
+
+    from flows.advance import run_advance
+    from govflow.dispatch import Dispatcher
+    from govflow.receiver import create_app, ledger_only
+    from govflow.runtime import Runtime, utc_now
+    from sandbox.server import ThreadedServer
+
+    runtime = Runtime.load()
+    stop = threading.Event()
+    dispatcher = Dispatcher(engine=runtime.engine, run=run_advance, clock=utc_now, workers=2)
+    thread = threading.Thread(target=dispatcher.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        with ThreadedServer(create_app(runtime, advance=ledger_only)) as server:
+            slack.configure_receiver(f"{server.url}/slack/events", "screenshots")
+            clicks = Clicks(slack, runtime.sessions)
+            yield clicks
+            wait(dispatcher.idle)
+            time.sleep(6)  # the board's debounced publication
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+def walk_to_signoff(clicks: Clicks) -> None:
+    """An expert claims and assesses MODREQ-1; one QA and one BPO approver approve."""
+    from integrations.slack.interactions import ActionId
+
+    expert = "U0EX00003"  # Listing Experts' lead
+    clicks.click("assignment:0", ActionId.CLAIM, expert)
+    clicks.click("assignment:0", ActionId.ASSESS, expert)
+    clicks.submit(
+        expert,
+        {
+            "recommendation": "PROCEED",
+            "risk": "MEDIUM",
+            "proposed_change": "### 3.2 Luxury handbags\nA serial-number photo above MYR 1,500.",
+            "affected_sops": ["SOP-LST-002"],
+            "rationale": "Counterfeit complaints rose 40%; a second check is cheap.",
+        },
+    )
+    wait(lambda: clicks.stage_is("SIGN_OFF"))
+    clicks.click("approval:1:qa", ActionId.APPROVE, "U0QA00001")
+    clicks.click("approval:1:bpo_ops", ActionId.APPROVE, "U0BP00001")
+
+
+def wait(check: Callable[[], T | None], timeout: float = 120.0) -> T:
+    """Poll until `check` answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError("the walk stalled")
+        time.sleep(0.3)
 
 
 def shoot(url: str, text: str, path: Path, width: int) -> None:

@@ -50,7 +50,7 @@ UNROUTED_HOLDERS = {
     Stage.NEEDS_INFO.value: "the requester (to complete the ticket)",
     Stage.RECEIVED.value: "govflow (triage)",
 }
-SUMMARY_WIDTH = 40
+SUMMARY_WIDTH = 32
 # Ids per IN list: SQLite allows 32,766 bound parameters, and long lists plan slowly anyway.
 _IN_CHUNK = 1000
 _PROGRESS_MARKS = {TeamState.REJECTED: " rejected", TeamState.CHANGES_REQUESTED: " changes asked"}
@@ -372,7 +372,10 @@ def link(label: str, url: str) -> str:
     """A markdown link; just the label when the URL is not http(s)."""
     if not url.startswith(("https://", "http://")):
         return cell(label)
-    return f"[{cell(label)}]({url.replace(')', '%29').replace(' ', '%20')})"
+    # Inside link text the UI shows backslash escapes as they are: escape only what would
+    # end the link or the table cell.
+    text = cell(label).replace("\\_", "_").replace("\\*", "*").replace("\\`", "`")
+    return f"[{text}]({url.replace(')', '%29').replace(' ', '%20')})"
 
 
 _MARKDOWN_SPECIAL = str.maketrans(

@@ -382,7 +382,7 @@ def journey_markdown(
         facts.append(f"**Held by** {cell(held_by)}")
     if created_at is not None:
         facts.append(f"**Open for** {age_text(now - created_at)}")
-    if total.total:
+    if total.text:
         facts.append(f"**Waited** {total.text}")
     head += ["", " · ".join(facts), ""]
     zone = _zone_label(calendar, now)
@@ -393,7 +393,7 @@ def journey_markdown(
     for step, wait in shown:
         when = wall_clock_text(step.at, calendar) if calendar else f"{step.at:%a %d %b %H:%M} UTC"
         head.append(
-            f"| {when} | {cell(step.who)} | {cell(step.what)} | {cell(step.why, 200)} | "
+            f"| {when} | {cell(step.who)} | {cell(step.what)} | {cell(step.why, 120)} | "
             f"{wait.text} |"
         )
     if links.runs:

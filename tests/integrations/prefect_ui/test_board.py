@@ -174,12 +174,12 @@ class TestMarkdown:
         assert lines[6] == (
             "| [MODREQ-8](https://jira.example.com/browse/MODREQ-8) · "
             "[thread](https://example.slack.com/archives/C0QA00001/p1700000000000100) | "
-            "Tighten \\| the \\[replica\\](javascript:x) r… | Stakeholder sign-off | QA | "
+            "Tighten \\| the \\[replica\\](javascr… | Stakeholder sign-off | QA | "
             "QA 0/2 | **overdue 2h · was due Mon 30 Nov 18:00 UTC+8** | 2d 1h |"
         )
         assert lines[7] == (
             "| [MODREQ-9](https://jira.example.com/browse/MODREQ-9) | "
-            "Tighten \\| the \\[replica\\](javascript:x) r… | Stakeholder sign-off |  |  |  "
+            "Tighten \\| the \\[replica\\](javascr… | Stakeholder sign-off |  |  |  "
             "| 2d 1h |"
         )
         assert "•" not in "\n".join(lines) and "| - |" not in "\n".join(lines)

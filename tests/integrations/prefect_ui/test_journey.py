@@ -175,7 +175,7 @@ class TestMarkdown:
         assert "| Tue 1 Dec 20:00 UTC+8 | Elena Petrova | Claimed the request |  | " in text
         assert "U0EX00001" not in text and "jira-lucas" not in text
         assert lines[-1] == (
-            "**Prefect runs**: [MODREQ-12 · SIGN\\_OFF](http://127.0.0.1:4200/runs/flow-run/abc)"
+            "**Prefect runs**: [MODREQ-12 · SIGN_OFF](http://127.0.0.1:4200/runs/flow-run/abc)"
         )
 
 
