@@ -13,9 +13,11 @@ row lock stays what makes applying an event exactly-once; the claim only saves t
 runner an empty run. On SQLite, one runner per ledger: the in-process set of requests in
 flight is the claim.
 
-A request that still has work after its run and made no progress (a failing Slack, a
-delivery lease held elsewhere, a bug) waits before its next run, doubling up to
-`MAX_BACKOFF`: never a hot loop, never a request given up on.
+A request that still has work after its run waits before its next run: never a hot loop,
+never a request given up on (`backoff_delay`). A run that failed (Slack down, a bug) waits
+0.25 s doubling up to `MAX_BACKOFF`; a run that went through but moved nothing (its effects'
+delivery lease is held by intake or the watchdog, which are delivering them) waits at most
+`MAX_IDLE_BACKOFF`, because the holder lets go within a moment and a click is waiting.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ SQLITE_POLL_SECONDS = 0.1
 POSTGRES_POLL_SECONDS = 1.0
 FIRST_BACKOFF = 0.25
 MAX_BACKOFF = 30.0
+MAX_IDLE_BACKOFF = 2.0
 
 # `run(request_id)` advances one request; True when it applied or delivered anything.
 RunAdvance = Callable[[int], bool]
@@ -157,7 +160,7 @@ class Dispatcher:
         return backoff is None or backoff.not_before <= time.monotonic()
 
     def _advance(self, request_id: int) -> None:
-        progressed = False
+        progressed = failed = False
         try:
             with self._claim(request_id) as claimed:
                 if not claimed:
@@ -166,13 +169,14 @@ class Dispatcher:
                 self.stats.runs += 1
                 progressed = self.run(request_id)
         except Exception:  # a failed run is retried with backoff, never dropped
+            failed = True
             self.stats.failed += 1
             # Prefect records the failed run with its traceback; this says which request.
             log.exception("advance of request %s failed; it will be retried", request_id)
         finally:
-            self._settle(request_id, progressed)
+            self._settle(request_id, progressed, failed)
 
-    def _settle(self, request_id: int, progressed: bool) -> None:
+    def _settle(self, request_id: int, progressed: bool, failed: bool) -> None:
         """Release the request; back off if its work is still there and nothing moved."""
         pending = True  # unknown until read: back off rather than spin
         try:
@@ -188,7 +192,7 @@ class Dispatcher:
                     self._backoff.pop(request_id, None)
                 else:
                     backoff = self._backoff.setdefault(request_id, _Backoff())
-                    delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2**backoff.failures)
+                    delay = backoff_delay(backoff.failures, failed=failed)
                     backoff.failures += 1
                     backoff.not_before = time.monotonic() + delay
             self._wake.set()
@@ -225,6 +229,12 @@ class Dispatcher:
                 # The poll goes on meanwhile; only the early wake-up is missing.
                 log.warning("advance listener lost PostgreSQL (%s); reconnecting", exc)
                 stop.wait(1.0)
+
+
+def backoff_delay(attempts: int, *, failed: bool) -> float:
+    """Seconds a request waits after `attempts` earlier runs that left its work behind."""
+    ceiling = MAX_BACKOFF if failed else MAX_IDLE_BACKOFF
+    return min(ceiling, FIRST_BACKOFF * 2.0 ** min(attempts, 16))
 
 
 def _readable(connection: psycopg.Connection[object], timeout: float) -> bool:

@@ -23,7 +23,7 @@ from config.settings import DEFAULT_RULES
 from domain.lifecycle import Claim
 from domain.people import Person
 from govflow.advance import advance_request
-from govflow.dispatch import Dispatcher
+from govflow.dispatch import MAX_BACKOFF, MAX_IDLE_BACKOFF, Dispatcher, backoff_delay
 from govflow.effects import EffectContext
 from govflow.intake import IntakeContext, IntakeOutcome, record_ticket
 from integrations.db.engine import make_sessionmaker
@@ -61,9 +61,7 @@ class Ledger:
             assert request_id is not None
             # Intake's own effects (thread root, Jira comment) are not what these tests watch.
             session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.request_id == request_id)
-                .values(status="sent")
+                update(OutboxRow).where(OutboxRow.request_id == request_id).values(status="sent")
             )
             return request_id
 
@@ -87,9 +85,7 @@ class Ledger:
         with self.sessions.begin() as session:
             summary = advance_request(session, request_id, context, NOW + timedelta(minutes=1))
             session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.request_id == request_id)
-                .values(status="sent")
+                update(OutboxRow).where(OutboxRow.request_id == request_id).values(status="sent")
             )
             return bool(summary.applied or summary.refused)
 
@@ -271,6 +267,22 @@ class TestDispatcher:
         assert dispatcher.stats.failed == 2
         # With a 10 ms poll and no backoff there would have been dozens of attempts by now.
         assert attempts[2] - attempts[1] >= attempts[1] - attempts[0]
+
+
+class TestBackoffDelay:
+    """How long a request waits after runs that left its work behind."""
+
+    def test_failures_double_up_to_half_a_minute(self) -> None:
+        """A failing Slack or a bug: 0.25 s, 0.5 s, 1 s ... never more than 30 s."""
+        delays = [backoff_delay(n, failed=True) for n in range(10)]
+        assert delays[:4] == [0.25, 0.5, 1.0, 2.0]
+        assert delays[-1] == MAX_BACKOFF == 30.0
+
+    def test_runs_that_moved_nothing_wait_two_seconds_at_most(self) -> None:
+        """A delivery lease held by intake is let go within a moment; a click is waiting."""
+        delays = [backoff_delay(n, failed=False) for n in range(10)]
+        assert delays[:3] == [0.25, 0.5, 1.0]
+        assert max(delays) == MAX_IDLE_BACKOFF == 2.0
 
 
 @pytest.mark.postgres
