@@ -128,10 +128,13 @@ def test_training_case_posted_answered_and_attested_once(
     assert [(q.listing, q.passes) for q in stored.case.check] == [(PASSES, True), (FAILS, False)]
     assert stored.teams == ("bpo_ops", "qa")
 
+    deliveries = []
+
     def click(user: str, action: str, button: str) -> str:
         before = len(slack.ephemerals(user=user))
         answer = slack.click(TRAINING_CHANNEL, message.ts, action, user, value=button)
         assert answer.status == 200, answer.body
+        deliveries.append(answer)
         return eventually(lambda: slack.ephemerals(user=user)[before:] or None)[-1].text
 
     grace, priya, elena = "U0BP00001", "U0QA00001", "U0EX00001"
@@ -149,6 +152,9 @@ def test_training_case_posted_answered_and_attested_once(
     click(priya, ANSWER_PASSES, value(q="q1", a=1))
     click(priya, ANSWER_FAILS, value(q="q2", a=0))
     assert "2 of 2 of the check right" in click(priya, ATTEST, value())
+    # Slack's retries of her last answer and of her attestation: identical bodies, nothing new.
+    for delivery in deliveries[-2:]:
+        assert slack.redeliver(delivery).status == 200
 
     with sessions.begin() as session:
         people = session.execute(
