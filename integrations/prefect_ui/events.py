@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prefect.events import emit_event
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.variables import Variable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -225,9 +226,18 @@ def emit_new_events(runtime: Runtime, *, limit: int = BATCH) -> int:
         # The mark moves once the events are queued with Prefect's events worker, which sends
         # them within milliseconds (and at exit). Draining it here would stop the worker
         # every flow run of this process shares. A crash in between loses those events.
-        Variable.set(cursor_name, last, overwrite=True)
+        _save_cursor(cursor_name, last)
         after = last
     return sent
+
+
+def _save_cursor(name: str, value: int) -> None:
+    try:
+        Variable.set(name, value, overwrite=True)
+    except ObjectAlreadyExists:
+        # Prefect's set reads, then creates: another process (two intakes at once) created
+        # the variable in between. It exists now, so setting again updates it.
+        Variable.set(name, value, overwrite=True)
 
 
 def _cursor(runtime: Runtime, name: str) -> int:
