@@ -7,7 +7,6 @@ from typing import Any
 
 from prefect import flow
 
-from flows.run_tags import add_run_tags
 from govflow.intake import IntakeOutcome
 from govflow.runtime import Runtime
 from integrations.prefect_ui.artifacts import (
@@ -52,8 +51,9 @@ def intake() -> dict[str, Any]:
     for request_id in dict.fromkeys([*replied, *matched]):
         apply_events(runtime, request_id)
     delivery = deliver_effects(runtime)
+    # Not tagged with the keys: a request's tag filters the Runs page to its own runs
+    # (`advance`); the keys are in this run's task run names and result.
     changed = sorted(key for key, o in outcomes.items() if o.changed)
-    add_run_tags(changed)
     if changed or replied or matched or delivery.sent:
         # Now, not debounced: this run's process ends with the run.
         publish_changes_now(runtime)

@@ -8,7 +8,6 @@ from typing import Any
 
 from prefect import flow
 
-from flows.run_tags import add_run_tags
 from govflow.runtime import Runtime, utc_now
 from govflow.schedules import keep_watchdog_scheduled, prune
 from integrations.prefect_ui.artifacts import publish_changes_now, publish_timelines
@@ -45,7 +44,6 @@ def sla_watchdog(limit: int = 1000, trigger: Trigger | None = None) -> dict[str,
     refresh_root_cards(runtime, fired.keys, now)
     redriven = redrive_stalled_requests(runtime, now, trigger or advance_trigger())
     delivery = deliver_effects(runtime)
-    add_run_tags(fired.keys)
     if fired.fired or redriven:
         publish_changes_now(runtime)  # the board and the SLA events, before the process ends
         publish_timelines(runtime, fired.keys)

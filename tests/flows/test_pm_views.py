@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from sqlalchemy import Engine
 
 from domain.stages import Stage
@@ -150,3 +152,9 @@ def test_board_journey_and_events_in_sign_off(
     assert any(
         e["event"] == "govflow.stage.changed" and e["payload"]["to"] == "SIGN_OFF" for e in found
     )
+    # The Runs page filtered by the request's tag shows its own runs, not housekeeping.
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[KEY]))
+        )
+    assert runs and all(run.name.startswith(f"{KEY} · ") for run in runs), [r.name for r in runs]
