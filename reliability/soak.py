@@ -344,7 +344,10 @@ class Soak:
             )
         }
         for name in runners:
-            self.pieces[name] = module_piece(name, ["flows.runner"], env, logs / f"{name}.log")
+            # Each runner on a machine of its own: nothing it needs may live in another's
+            # PREFECT_HOME (the Prefect server's stays where the server keeps its state).
+            own = env if len(runners) == 1 else {**env, "PREFECT_HOME": str(self.tmp / name)}
+            self.pieces[name] = module_piece(name, ["flows.runner"], own, logs / f"{name}.log")
         for name, port, url in zip(receivers, self.receiver_ports, urls, strict=True):
             self.pieces[name] = module_piece(
                 name,
