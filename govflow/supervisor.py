@@ -45,6 +45,13 @@ SANDBOX_JIRA_TOKEN = "sandbox-jira-token"
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
 PIECES = ("prefect", "sandbox", "runner", "receiver")
+# `govflow serve --role`: what each role starts. Only `all` starts a Prefect server and the
+# stand-ins; the others join an installation that has them (PREFECT_API_URL, credentials).
+ROLES = {
+    "all": frozenset(PIECES),
+    "receiver": frozenset({"receiver"}),
+    "runner": frozenset({"runner"}),
+}
 # Stopped first: the pieces that use the others while they finish their work.
 FIRST_TO_STOP = frozenset({"receiver", "runner"})
 GRACE_SECONDS = 10.0
@@ -137,6 +144,8 @@ class Supervisor:
         host = self.settings.runner_health_host
         where = f"serving deployments; health at http://{host}:{port}/readyz and /metrics"
         self._spawn("runner", [sys.executable, "-m", "flows.runner"], where)
+        # Up once it answers: it has registered its deployments and its zombie automation.
+        self._wait_http(f"http://127.0.0.1:{port}/healthz", self.children[-1].process, 120.0)
 
     def _start_receiver(self) -> None:
         """The receiver on the receiver port: Slack over HTTP, or Socket Mode with an app token.
@@ -161,9 +170,9 @@ class Supervisor:
             if app_token
             else f"{url}/slack/events and {url}/jira/webhook"
         ) + f"; health at {url}/readyz and /metrics"
-        self._spawn(
-            "receiver", [sys.executable, "-m", "govflow.receiver", "--port", str(port)], where
-        )
+        host = ["--host", self.settings.receiver_host]
+        argv = [sys.executable, "-m", "govflow.receiver", *host, "--port", str(port)]
+        self._spawn("receiver", argv, where)
         self._wait_http(f"{url}/healthz", self.children[-1].process)
         if sandbox_jira:
             with _remote_jira(self.env["GOVFLOW_JIRA_URL"]) as jira:
@@ -175,6 +184,24 @@ class Supervisor:
                 slack.configure_receiver(
                     f"{url}/slack/events", self.env["GOVFLOW_SLACK_SIGNING_SECRET"]
                 )
+
+    def role_problems(self) -> list[str]:
+        """Why this serve cannot start its pieces without a Prefect server or stand-ins."""
+        problems = []
+        if (
+            "prefect" not in self.only
+            and "runner" in self.only
+            and not self.env.get("PREFECT_API_URL")
+        ):
+            problems.append("a runner needs PREFECT_API_URL: the Prefect server it serves on")
+        if "sandbox" not in self.only and (
+            self.settings.uses_sandbox_jira or self.settings.uses_sandbox_slack
+        ):
+            problems.append(
+                "without the stand-ins, Jira and Slack must be configured: set "
+                "GOVFLOW_JIRA_URL/_USER/_TOKEN and GOVFLOW_SLACK_BOT_TOKEN/_SIGNING_SECRET"
+            )
+        return problems
 
     def _migrate(self) -> None:
         """Migrate the ledger and import new SOP files before any child touches them."""
@@ -270,8 +297,8 @@ class Supervisor:
                 pass_fds=(reading,),
             )
 
-    def _wait_http(self, url: str, process: subprocess.Popen[bytes]) -> None:
-        wait_for_http(url, process, 30.0, what=url, abort=lambda: bool(self.stop_requests))
+    def _wait_http(self, url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+        wait_for_http(url, process, timeout, what=url, abort=lambda: bool(self.stop_requests))
         self._check_stop()
 
     def watch(self, poll: float = 0.2) -> int:
