@@ -82,7 +82,7 @@ def prepare_advance_thread() -> None:
 
 def run_advance(request_id: int) -> bool:
     """Run `advance` for one request as a named flow run; True when it applied or sent anything."""
-    with Runtime.shared().sessions() as session:
+    with Runtime.shared().reads() as session:
         key, stage = key_and_stage(session, request_id)
     result = advance(request_id, jira_key=key, stage=stage)
     return bool(result["applied"] or result["refused"] or result["delivered"])

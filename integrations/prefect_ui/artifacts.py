@@ -138,7 +138,7 @@ def _not_found(error: Exception) -> bool:
 
 def publish_board_now(runtime: Runtime, *, limit: int | None = BOARD_ROWS) -> UUID:
     """Publish the board at once; returns the artifact's id."""
-    with runtime.sessions.begin() as session:
+    with runtime.reads() as session:
         board = read_board(
             session,
             runtime.rules,
@@ -309,13 +309,13 @@ def journey_of(
 
 def publish_request_timeline(runtime: Runtime, request_id: int) -> None:
     """Publish the request's journey (its timeline artifact) as the ledger has it now."""
-    with runtime.sessions.begin() as session:
+    with runtime.reads() as session:
         request = session.get(RequestRow, request_id)
         if request is None:
             return
         key = request.jira_key
     runs = run_links(key)  # outside the transaction: a Prefect round trip
-    with runtime.sessions.begin() as session:
+    with runtime.reads() as session:
         request = session.get(RequestRow, request_id)
         assert request is not None  # requests are never deleted
         markdown = journey_of(session, request, runtime.rules, runtime.jira.browse_url, runs)

@@ -218,7 +218,7 @@ def emit_new_events(runtime: Runtime, *, limit: int = BATCH) -> int:
     after = _cursor(runtime, cursor_name)
     sent = 0
     while True:
-        with runtime.sessions.begin() as session:
+        with runtime.reads() as session:
             events, last = pending_events(session, runtime.rules, ledger, after, limit)
         sent += emit(events)
         if last == after:
