@@ -180,7 +180,9 @@ def test_a_click_survives_a_prefect_restart_and_a_foreign_worker(
                 )
                 return event is not None and event.processed_at is not None
 
-        eventually(applied, "the click applied after Prefect came back")
+        # Its runs failed while the server was down, each waiting longer (up to 30 s), and the
+        # server's own start takes a while on a busy machine.
+        eventually(applied, "the click applied after Prefect came back", timeout=150)
         assert runner.poll() is None, "the runner must live through the server's restart"
         eventually(
             lambda: f"{KEY} · EXPERT_REVIEW" in server.flow_run_names(),
