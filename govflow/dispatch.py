@@ -114,9 +114,11 @@ class Dispatcher:
             listener.start()
         try:
             while not stop.is_set():
+                # Cleared before looking, not after waiting: a run that ends meanwhile wakes
+                # the next pass instead of being lost until the next poll.
+                self._wake.clear()
                 self.dispatch_once()
                 self._wake.wait(self.poll_seconds)
-                self._wake.clear()
         finally:
             self._pool.shutdown(wait=True)
 
