@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from integrations.db.engine import make_reader_engine
+from integrations.db.engine import reader_for
 from integrations.db.pending import (
     CLAIM_LOCK_NAMESPACE,
     PENDING_CHANNEL,
@@ -94,7 +94,9 @@ class Dispatcher:
         self._postgres = self.engine.dialect.name == "postgresql"
         if self.poll_seconds is None:
             self.poll_seconds = POSTGRES_POLL_SECONDS if self._postgres else SQLITE_POLL_SECONDS
-        self._reads = sessionmaker(_reader(self.engine))
+        # govflow's SQLite engine begins every transaction IMMEDIATE; ten polls a second through it
+        # would queue with every writer.
+        self._reads = sessionmaker(reader_for(self.engine))
         self._in_flight: set[int] = set()
         self._backoff: dict[int, _Backoff] = {}
         self._lock = threading.Lock()
@@ -265,15 +267,3 @@ def _conninfo(engine: Engine) -> str:
     """A libpq connection string for the engine's database (psycopg wants no driver name)."""
     url = make_url(engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
-
-
-def _reader(engine: Engine) -> Engine:
-    """An engine whose read transactions take no write lock.
-
-    govflow's SQLite engine begins every transaction IMMEDIATE, which would make ten polls a
-    second queue with every writer; a deferred transaction reads a WAL snapshot instead.
-    PostgreSQL's reads never block writers, so its engine serves as it is.
-    """
-    if engine.dialect.name != "sqlite":
-        return engine
-    return make_reader_engine(engine.url.render_as_string(hide_password=False))

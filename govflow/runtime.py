@@ -13,7 +13,7 @@ from config.loader import load_rules
 from config.rules import Rules
 from config.settings import Settings, load_settings
 from govflow.intake import IntakeContext
-from integrations.db.engine import make_engine, make_reader_engine, make_sessionmaker
+from integrations.db.engine import make_engine, make_sessionmaker, reader_for
 from integrations.delivery import Deliverer
 from integrations.jira.gateway import JiraGateway
 from integrations.slack.gateway import SlackGateway
@@ -172,20 +172,13 @@ class Runtime:
             reads = _readers.get(self.settings.database_url)
             if reads is None:
                 reads = _readers[self.settings.database_url] = make_sessionmaker(
-                    _reader_engine(self.settings.database_url, self.engine)
+                    reader_for(self.engine)
                 )
             return reads
 
     def deliverer(self) -> Deliverer:
         """A deliverer of outbox effects through this runtime's gateways."""
         return Deliverer(sessions=self.sessions, jira=self.jira, slack=self.slack, clock=utc_now)
-
-
-def _reader_engine(url: str, engine: Engine) -> Engine:
-    """SQLite: a deferred-transaction engine of its own; other databases: the same engine."""
-    if engine.dialect.name != "sqlite":
-        return engine
-    return make_reader_engine(url)
 
 
 def _ours(name: str) -> bool:

@@ -46,14 +46,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from config.loader import load_rules
 from config.settings import load_settings
 from govflow.prefect_server import free_port
 from govflow.startup import prepare_ledger
-from integrations.db.engine import make_engine, make_sessionmaker
+from integrations.db.engine import make_engine, make_reader_engine, make_sessionmaker
 from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
 from integrations.db.outbox import PENDING
 from integrations.delivery import EffectKind, effect_ref
@@ -239,7 +239,7 @@ class Soak:
             engine = make_engine(self.database_url)
             stack.callback(engine.dispose)
             prepare_ledger(settings, self.rules, engine, datetime.now(UTC))
-            readers = reader_engine(self.database_url)
+            readers = make_reader_engine(self.database_url)
             stack.callback(readers.dispose)
             self.sessions = make_sessionmaker(readers)
             stack.callback(self._stop_pieces)
@@ -654,18 +654,6 @@ class Soak:
             "Prefect artifacts": checks.as_text(artifacts),
             "Prefect flow runs": checks.as_text(runs),
         }
-
-
-def reader_engine(url: str) -> Engine:
-    """An engine for the soak's own reads of the ledger.
-
-    govflow's SQLite engine begins every transaction IMMEDIATE (it takes the write lock), so
-    eight people polling through it would queue with the pipeline's writers; a plain engine
-    reads a WAL snapshot without locking anyone out. PostgreSQL reads never block writers.
-    """
-    if make_url(url).get_backend_name() == "sqlite":
-        return create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    return make_engine(url)
 
 
 def sop_of(number: int) -> str:

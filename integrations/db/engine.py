@@ -65,6 +65,13 @@ def make_reader_engine(url: str) -> Engine:
     return engine
 
 
+def reader_for(engine: Engine) -> Engine:
+    """An engine to read `engine`'s database without its write lock: itself unless SQLite."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return make_reader_engine(engine.url.render_as_string(hide_password=False))
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded values after commit, for returning plain summaries."""
     return sessionmaker(engine, expire_on_commit=False)
