@@ -16,14 +16,13 @@ from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from flows.run_tags import label_run
+from flows.run_tags import advance_tags, label_run
 from govflow.runtime import Runtime
 from integrations.db.requests import key_and_stage
 from integrations.prefect_ui.artifacts import publish_board, publish_request_timeline
 from integrations.prefect_ui.background import BackgroundPublisher
 from tasks.advance import apply_events, deliver_request_effects
 
-RUN_TAGS = ("govflow", "advance")
 JOURNEYS = BackgroundPublisher(publish_request_timeline, name="journey-publisher")
 _threads = threading.local()
 
@@ -50,9 +49,10 @@ def advance(request_id: int, jira_key: str = "", stage: str = "") -> dict[str, A
     # Tags set on the run here, never through `prefect.tags` around the call: tasks inherit
     # those, and a tagged task run takes tag-concurrency slots on the server (API round trips
     # and leases for each task, measured at up to 0.8 s a task on SQLite).
+    installation = runtime.settings.installation
     label_run(
         f"{summary.jira_key} · {summary.stage_after}",
-        [*RUN_TAGS, summary.jira_key, summary.stage_after, *(summary.holder or "").split(",")],
+        advance_tags(installation, summary.jira_key, summary.stage_after, summary.holder),
     )
     return {
         "jira_key": summary.jira_key,

@@ -8,8 +8,23 @@ from uuid import UUID
 from prefect import get_client
 from prefect.runtime import flow_run
 
+from integrations.prefect_ui.urls import run_tag
+
 # A run should not carry an unbounded list of tags (a sign-off can wait on many teams).
 MAX_KEY_TAGS = 50
+
+
+def advance_tags(installation: str, jira_key: str, stage: str, holders: str | None) -> list[str]:
+    """The tags of an `advance` run: its installation's, then the rest in its namespace.
+
+    The installation's own tag marks the run as its own (its zombie automation matches it);
+    "advance", the request's Jira key, the stage reached and the teams holding it (`holders`,
+    comma-separated) are namespaced by `run_tag`, so two installations sharing a Prefect
+    server, with the same Jira keys and teams, never find each other's runs by tag. The
+    default installation's tags are those it always had: govflow, advance, MODREQ-12, ...
+    """
+    mine = ["advance", jira_key, stage, *(holders or "").split(",")]
+    return [installation, *(run_tag(installation, tag) for tag in mine if tag)]
 
 
 def label_run(name: str, tags: Iterable[str]) -> None:

@@ -116,7 +116,7 @@ class Supervisor:
         self._check_stop()
         if self.env.get("PREFECT_API_URL"):
             # The board's content page: one artifact updated in place, so a stable URL.
-            board = board_page(self.env["PREFECT_API_URL"])
+            board = board_page(self.env["PREFECT_API_URL"], self.settings.installation)
             self.say(f"board       {board}  <- open requests, most urgent first")
         if "runner" in self.only:
             self._start_runner()

@@ -5,6 +5,8 @@ also applies to the key's collection), rather than a new version per publication
 is republished after every change, and a version each time grew Prefect's database with
 every click (26 versions in 10 minutes at rest) and buried the board behind a version list.
 So `<UI>/artifacts/key/open-requests` always shows the board as last published (`board_url`).
+Keys and the run tags read here are the installation's (`urls.in_namespace`, `urls.run_tag`):
+installations sharing a Prefect server never show or overwrite each other's artifacts.
 
 Artifacts are written with the client, not `create_markdown_artifact`: the board is
 published from wherever a change happens, inside a flow run or not, and Prefect deprecates
@@ -58,7 +60,15 @@ from integrations.prefect_ui.board import (
 )
 from integrations.prefect_ui.events import emit_new_events
 from integrations.prefect_ui.journey import Links, journey_markdown, names_for, steps_of, waits_of
-from integrations.prefect_ui.urls import BOARD_KEY, board_url, ui_url
+from integrations.prefect_ui.urls import (
+    BOARD_KEY,
+    DEFAULT_INSTALLATION,
+    board_key,
+    board_url,
+    in_namespace,
+    run_tag,
+    ui_url,
+)
 
 # Publications of the board closer together than this are folded into one.
 BOARD_MIN_INTERVAL = 5.0
@@ -66,9 +76,10 @@ BOARD_MIN_INTERVAL = 5.0
 __all__ = ["BOARD_KEY", "board_url", "publish_board", "publish_request_timeline"]
 
 
-def artifact_key(jira_key: str) -> str:
+def artifact_key(jira_key: str, installation: str = DEFAULT_INSTALLATION) -> str:
     """The artifact key of a request's timeline (Prefect keys: lowercase, digits, dashes)."""
-    return "request-" + re.sub(r"[^a-z0-9-]+", "-", jira_key.lower()).strip("-")
+    key = "request-" + re.sub(r"[^a-z0-9-]+", "-", jira_key.lower()).strip("-")
+    return in_namespace(installation, key)
 
 
 # ---- keeping one artifact per key --------------------------------------------------------
@@ -146,7 +157,8 @@ def publish_board_now(runtime: Runtime, *, limit: int | None = BOARD_ROWS) -> UU
             jira_browse_url=runtime.jira.browse_url,
             limit=limit,
         )
-    return put_markdown(BOARD_KEY, board_markdown(board), "Open requests, most urgent first")
+    key = board_key(runtime.settings.installation)
+    return put_markdown(key, board_markdown(board), "Open requests, most urgent first")
 
 
 class Debounced:
@@ -314,19 +326,25 @@ def publish_request_timeline(runtime: Runtime, request_id: int) -> None:
         if request is None:
             return
         key = request.jira_key
-    runs = run_links(key)  # outside the transaction: a Prefect round trip
+    installation = runtime.settings.installation
+    runs = run_links(key, installation)  # outside the transaction: a Prefect round trip
     with runtime.reads() as session:
         request = session.get(RequestRow, request_id)
         assert request is not None  # requests are never deleted
         markdown = journey_of(session, request, runtime.rules, runtime.jira.browse_url, runs)
-    put_markdown(artifact_key(key), markdown, f"{key}: the request's journey")
+    put_markdown(artifact_key(key, installation), markdown, f"{key}: the request's journey")
 
 
-def run_links(jira_key: str) -> list[tuple[str, str]]:
-    """The request's latest flow runs (tagged with its key) as (name, UI URL), newest first."""
+def run_links(jira_key: str, installation: str) -> list[tuple[str, str]]:
+    """The request's latest flow runs (tagged with its key) as (name, UI URL), newest first.
+
+    Only the installation's runs: another installation on the server may have a request with
+    the same Jira key (staging mirrors production's project).
+    """
+    tags = [installation, run_tag(installation, jira_key)]
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[jira_key])),
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=tags)),
             sort=FlowRunSort.START_TIME_DESC,
             limit=RUN_LINKS,
         )
