@@ -7,7 +7,7 @@ and read them back (`NOTICES.validate_python(row.payload)`).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from domain.assessment import Assessment
 from domain.people import Person
 from domain.signoff import Decision, SignoffTeam, TeamState
+from domain.sla import BREACH
 from domain.stages import Stage
 
 
@@ -235,6 +236,29 @@ class SopPublished(_Notice):
     effective_date: date
     content_hash: str
     diff: str
+
+
+class SlaThresholdReached(_Notice):
+    """A team's SLA clock on a step reached one of its thresholds (1.0 and over: breached).
+
+    The watchdog says this, not `apply`, so it stands outside `Notice`. `fraction` is the
+    share of the target used; `due` is the due time on the team's wall clock (None while the
+    clock is paused).
+    """
+
+    kind: Literal["sla_threshold_reached"] = "sla_threshold_reached"
+    jira_key: str
+    team: str
+    stage: Stage
+    round: int
+    target: str
+    fraction: float
+    due: datetime | None
+
+    @property
+    def breached(self) -> bool:
+        """Whether the step is overdue, not merely close to it."""
+        return self.fraction >= BREACH
 
 
 Notice = Annotated[

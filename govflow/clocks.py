@@ -41,7 +41,7 @@ import hashlib
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
@@ -69,6 +69,7 @@ from domain.notices import (
     InfoReceived,
     InfoRequested,
     Notice,
+    SlaThresholdReached,
     StageChanged,
     TeamSignedOff,
 )
@@ -94,6 +95,7 @@ from domain.sla import (
     target_time,
     threshold_schedule,
 )
+from domain.sla_words import sla_headline, step_label, wall_clock
 from domain.stages import STAGES, TIMED_STAGES, Stage
 from integrations.db.audit import NewAudit, append_audits, record_audit
 from integrations.db.clocks import (
@@ -114,6 +116,8 @@ from integrations.db.models import AuditRow, RequestRow, SlaClockRow
 from integrations.db.outbox import NewEffect, enqueue_effect, enqueue_effects
 from integrations.db.requests import find_request
 from integrations.delivery import EffectKind
+from integrations.jira.notices import sla_comment
+from integrations.slack.notices import sla_reminder, sla_to_channel, sla_to_lead
 
 ACTOR = "govflow"
 _ZERO = timedelta(0)
@@ -131,8 +135,6 @@ STATE_LABELS = {
 _CALENDAR_CACHE: dict[tuple[str, str], tuple[BusinessCalendar, str]] = {}
 _CALENDAR_CACHE_SIZE = 64
 _HOLIDAYS_VERSION = version("holidays")
-_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 # ---- calendars and policies --------------------------------------------------------------
@@ -703,14 +705,17 @@ class _Sweep:
         due = _breach_at(schedule)
         if fired:
             report.note(item.jira_key)
-            wording = _Wording(
-                key=item.jira_key,
-                step=_step_label(self.rules, item.team, item.stage),
-                target=str(clock.target),
-                when=_when(due, calendar),
-            )
             for fraction in fired:
-                self.fire(item, chain.steps.get(fraction, []), wording, fraction, due, report)
+                notice = SlaThresholdReached(
+                    jira_key=item.jira_key,
+                    team=item.team,
+                    stage=Stage(item.stage),
+                    round=item.round,
+                    target=str(clock.target),
+                    fraction=fraction,
+                    due=calendar.local(due) if due is not None else None,
+                )
+                self.fire(item, chain.steps.get(fraction, []), notice, due, report)
             clock = mark_fired(clock, fired)
         next_due = scheduled_next(clock, schedule)
         self.updates.append(
@@ -735,13 +740,12 @@ class _Sweep:
         self,
         item: DueClock,
         steps: list[EscalationStep],
-        wording: _Wording,
-        fraction: float,
+        notice: SlaThresholdReached,
         due: datetime | None,
         report: WatchdogReport,
     ) -> None:
         """One threshold of one clock: its audit record and its escalation effects."""
-        breach = fraction >= BREACH
+        breach, fraction = notice.breached, notice.fraction
         report.fired += 1
         if breach:
             report.breaches += 1
@@ -752,7 +756,7 @@ class _Sweep:
                 item.request_id,
                 ACTOR,
                 "sla_breach" if breach else "sla_warning",
-                wording.headline(fraction),
+                sla_headline(notice, self.rules),
                 {
                     "clock_id": item.id,
                     "stage": item.stage,
@@ -767,13 +771,12 @@ class _Sweep:
         prefix = f"{item.jira_key}:sla:{item.id}:{fraction:g}"
         for step in steps:
             for action in step.actions:
-                self.act(item, wording, fraction, step, action, f"{prefix}:{action.value}")
+                self.act(item, notice, step, action, f"{prefix}:{action.value}")
 
     def act(
         self,
         item: DueClock,
-        wording: _Wording,
-        fraction: float,
+        notice: SlaThresholdReached,
         step: EscalationStep,
         action: EscalationAction,
         key: str,
@@ -786,22 +789,24 @@ class _Sweep:
         team = self.rules.teams.get(item.team)
         match action:
             case EscalationAction.REMIND_ASSIGNEE:
-                who = self.mentions(_people_to_remind(self.rules, item))
-                effect(EffectKind.SLACK_REPLY, {"text": wording.reminder(fraction, who)})
+                who = self.who(_people_to_remind(self.rules, item))
+                text = sla_reminder(notice, self.rules, who)
+                effect(EffectKind.SLACK_REPLY, {"text": text})
             case EscalationAction.DM_LEAD:
                 for lead in team.leads if team is not None else []:
                     user = self.slack_id(lead)
                     if user is not None:
-                        text = wording.to_lead(fraction)
+                        text = sla_to_lead(notice, self.rules)
                         effect(EffectKind.SLACK_DM, {"user": user, "text": text}, f":{lead}")
             case EscalationAction.CHANNEL_POST:
                 if team is not None:
-                    text = wording.to_channel(fraction, self.mentions(team.roster))
+                    text = sla_to_channel(notice, self.rules, self.who(team.roster))
                     effect(EffectKind.SLACK_POST, {"channel": team.slack_channel, "text": text})
             case EscalationAction.JIRA_BREACH:
                 label = step.jira_label or self.rules.jira.breach_label
                 effect(EffectKind.JIRA_LABEL, {"label": label}, ":label")
-                effect(EffectKind.JIRA_COMMENT, {"body": wording.jira_comment()}, ":comment")
+                comment = sla_comment(notice, self.rules)
+                effect(EffectKind.JIRA_COMMENT, {"body": comment}, ":comment")
                 bumped = _bumped_priority(self.rules, item.priority) if step.bump_priority else None
                 if bumped is not None:
                     fields = {"priority": {"name": bumped}}
@@ -816,10 +821,9 @@ class _Sweep:
             self._emails = slack_ids_by_email(self.session, [e for e in everyone if "@" in e])
         return self._emails.get(entry.casefold())
 
-    def mentions(self, entries: Iterable[str]) -> str:
-        """Slack mentions for roster entries (an email nobody has looked up stays as text)."""
-        found = [(e, self.slack_id(e)) for e in entries]
-        return " ".join(f"<@{user}>" if user else entry for entry, user in found)
+    def who(self, entries: Iterable[str]) -> list[tuple[str, str | None]]:
+        """Roster entries, each with its Slack user id when known, for the renderers."""
+        return [(e, self.slack_id(e)) for e in entries]
 
 
 class _StateView(BaseModel):
@@ -872,54 +876,6 @@ def _status(clock: SlaClock) -> str:
     return STOPPED if clock.stopped_at else PAUSED if clock.paused_since else RUNNING
 
 
-def _step_label(rules: Rules, team: str, stage: str) -> str:
-    """The team's name and the stage as people say it, e.g. "QA sign-off"."""
-    return f"{team_label(rules, team)} {STAGE_LABELS.get(Stage(stage), stage)}"
-
-
-@dataclass(frozen=True)
-class _Wording:
-    """How a clock's fired thresholds are worded, for each audience."""
-
-    key: str
-    step: str
-    target: str
-    when: str
-
-    def headline(self, fraction: float) -> str:
-        """One line for the audit trail."""
-        if fraction >= BREACH:
-            over = "" if fraction == BREACH else f" ({fraction:.0%} of it)"
-            return f"{self.step} passed its {self.target} SLA{over}: due {self.when}"
-        return f"{self.step} used {fraction:.0%} of its {self.target} SLA: due {self.when}"
-
-    def reminder(self, fraction: float, who: str) -> str:
-        """A nudge in the request's thread."""
-        if fraction >= BREACH:
-            return (
-                f":rotating_light: {who} {self.key}: {self.step} is overdue (was due {self.when})."
-            )
-        used = f"{fraction:.0%} of the {self.target} SLA used"
-        return (
-            f":hourglass_flowing_sand: {who} {self.key}: {self.step} is due {self.when} ({used})."
-        )
-
-    def to_lead(self, fraction: float) -> str:
-        """A direct message to a team lead."""
-        return f"{self.headline(fraction)}. {self.key} needs your team's attention."
-
-    def to_channel(self, fraction: float, who: str) -> str:
-        """The team's call to action."""
-        return f":rotating_light: {who} {self.headline(fraction)}."
-
-    def jira_comment(self) -> str:
-        """The requester-facing note on the Jira issue."""
-        return (
-            f"The {self.step} step has passed its service level of {self.target} working time "
-            f"(it was due {self.when}). The team has been alerted."
-        )
-
-
 # ---- describing clocks -------------------------------------------------------------------
 
 
@@ -942,7 +898,7 @@ def clock_lines(session: Session, request_id: int, rules: Rules, now: datetime) 
             continue
         clock = SlaClock.model_validate(row.clock)
         calendar = book.get(row.calendar)
-        step = _step_label(rules, row.team, row.stage)
+        step = step_label(rules, row.team, row.stage)
         if calendar is None:
             lines.append(f"{step} · calendar {row.calendar} missing from the rules")
         elif row.status == PAUSED:
@@ -980,35 +936,13 @@ def explain_request(
 
 def wall_clock_text(t: datetime, calendar: BusinessCalendar) -> str:
     """An instant on a team's wall clock, as cards and the board say it: "Tue 3 Dec 17:00 UTC+8"."""
-    local = calendar.local(t)
-    return _wall_text(local, _zone_name(local))
+    return wall_clock(calendar.local(t))
 
 
 def _when(t: datetime | None, calendar: BusinessCalendar | None) -> str:
     """An instant on the team's wall clock, e.g. "Tue 3 Dec 17:00 UTC+8"."""
     if t is None:
         return "not known while paused"
-    if calendar is None:
-        return _wall_text(t, "UTC")
-    local = calendar.local(t)
-    return _wall_text(local, _zone_name(local))
-
-
-def _wall_text(local: datetime, zone: str) -> str:
-    # Day and month names as strftime's %a and %b give them in the C locale, without its
-    # cost: a sweep words a thousand of these.
-    day, month = _DAY_NAMES[local.weekday()], _MONTH_NAMES[local.month - 1]
-    return f"{day} {local.day} {month} {local.hour:02d}:{local.minute:02d} {zone}"
-
-
-def _zone_name(local: datetime) -> str:
-    """The zone's abbreviation, or UTC+8 where tzdata has only a number ("+08")."""
-    name = local.tzname() or ""
-    if name[:1] not in "+-":
-        return name
-    offset = local.utcoffset()
-    assert offset is not None
-    minutes = int(offset.total_seconds() // 60)
-    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
-    hours, rest = divmod(minutes, 60)
-    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    if calendar is not None:
+        return wall_clock(calendar.local(t))
+    return wall_clock(t.astimezone(UTC) if t.tzinfo is not None else t.replace(tzinfo=UTC))

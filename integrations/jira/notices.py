@@ -44,12 +44,14 @@ from domain.notices import (
     SignoffComplete,
     SignoffInvalidated,
     SignoffOpened,
+    SlaThresholdReached,
     SopPublished,
     StageChanged,
     TeamSignedOff,
 )
 from domain.people import Person
 from domain.signoff import SignoffTeam
+from domain.sla_words import due_text, sla_step
 from integrations.jira.comments import mention
 
 # `!` embeds an image from any URL (a tracking pixel); the rest format, link or mention.
@@ -137,6 +139,14 @@ def jira_comment(notice: Notice, rules: Rules, *, requester_account_id: str | No
             )
         case StageChanged() | Claimed() | DecisionRecorded() | InfoReceived() | RequesterMatched():
             return None
+
+
+def sla_comment(notice: SlaThresholdReached, rules: Rules) -> str:
+    """The requester-facing note on the issue when a step passed its SLA (a breach only)."""
+    return (
+        f"The {sla_step(notice, rules)} step has passed its service level of {notice.target} "
+        f"working time (it was due {due_text(notice)}). The team has been alerted."
+    )
 
 
 def _assessment(notice: AssessmentRecorded) -> str | None:

@@ -12,6 +12,7 @@ expert whose request was taken over.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
@@ -40,12 +41,14 @@ from domain.notices import (
     SignoffComplete,
     SignoffInvalidated,
     SignoffOpened,
+    SlaThresholdReached,
     SopPublished,
     StageChanged,
     TeamSignedOff,
 )
 from domain.people import Person
 from domain.signoff import SignoffTeam, Verdict
+from domain.sla_words import due_text, sla_headline, sla_step
 from integrations.slack.blocks import (
     SECTION_TEXT,
     block_quote,
@@ -161,6 +164,38 @@ def thread_reply(notice: Notice, rules: Rules) -> Reply | None:
                 f"📘 {_who(notice.by)} published *{_sop(notice.sop_id)} v{notice.version}*, "
                 f"effective {notice.effective_date.isoformat()}"
             )
+
+
+# ---- SLA thresholds: the watchdog's notices, to three audiences -----------------------------
+# `who` is the people to mention: roster entries, each with its Slack user id when known (an
+# email nobody has looked up is named as it is).
+
+
+def sla_reminder(
+    notice: SlaThresholdReached, rules: Rules, who: Iterable[tuple[str, str | None]]
+) -> str:
+    """The nudge in the request's thread, to whoever has yet to act."""
+    step, when, people = sla_step(notice, rules), due_text(notice), _mentions(who)
+    if notice.breached:
+        return f":rotating_light: {people} {notice.jira_key}: {step} is overdue (was due {when})."
+    used = f"{notice.fraction:.0%} of the {notice.target} SLA used"
+    return f":hourglass_flowing_sand: {people} {notice.jira_key}: {step} is due {when} ({used})."
+
+
+def sla_to_lead(notice: SlaThresholdReached, rules: Rules) -> str:
+    """A direct message to a team lead."""
+    return f"{sla_headline(notice, rules)}. {notice.jira_key} needs your team's attention."
+
+
+def sla_to_channel(
+    notice: SlaThresholdReached, rules: Rules, who: Iterable[tuple[str, str | None]]
+) -> str:
+    """The team's call to action in its own channel, mentioning its roster."""
+    return f":rotating_light: {_mentions(who)} {sla_headline(notice, rules)}."
+
+
+def _mentions(who: Iterable[tuple[str, str | None]]) -> str:
+    return " ".join(f"<@{user}>" if user else entry for entry, user in who)
 
 
 def _claimed(notice: Claimed) -> Reply:
