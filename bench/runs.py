@@ -30,7 +30,7 @@ from config.rules import Rules
 from config.settings import DEFAULT_RULES, Settings
 from domain.sla import policy_thresholds
 from flows.runner import deployments
-from govflow.clocks import escalation_steps
+from govflow.clock_schedules import escalation_steps
 
 HOUR = timedelta(hours=1)
 

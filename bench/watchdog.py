@@ -44,7 +44,8 @@ from domain.lifecycle import begin
 from domain.people import Person
 from domain.sla import start_clock
 from domain.stages import Stage
-from govflow import clocks as clock_cases
+from govflow import clock_schedules, sla_watchdog
+from integrations import calendars
 from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.db.migrate import upgrade
 from integrations.db.models import AuditRow, OutboxRow, RequestRow, SlaClockRow
@@ -112,7 +113,7 @@ def measure(engine: Engine, rules: Rules, open_count: int, due_count: int) -> di
     loaded = time.perf_counter()
     originals = load_fixture(engine, rules, open_count, due_count)
     loaded = time.perf_counter() - loaded
-    clock_cases._CALENDAR_CACHE.clear()  # the first sweep of a fresh process
+    calendars._CALENDAR_CACHE.clear()  # the first sweep of a fresh process
     cold, _, report = sweep(engine, rules)
     assert report.selected == due_count, report
     warm: list[float] = []
@@ -143,7 +144,7 @@ def measure(engine: Engine, rules: Rules, open_count: int, due_count: int) -> di
     }
 
 
-def sweep(engine: Engine, rules: Rules) -> tuple[float, int, clock_cases.WatchdogReport]:
+def sweep(engine: Engine, rules: Rules) -> tuple[float, int, sla_watchdog.WatchdogReport]:
     """One committed `fire_due` at NOW: seconds taken, statements sent, what it did."""
     sessions = make_sessionmaker(engine)
     sent = 0
@@ -156,7 +157,7 @@ def sweep(engine: Engine, rules: Rules) -> tuple[float, int, clock_cases.Watchdo
     try:
         started = time.perf_counter()
         with sessions.begin() as session:
-            report = clock_cases.fire_due(session, rules, NOW, LIMIT)
+            report = sla_watchdog.fire_due(session, rules, NOW, LIMIT)
         elapsed = time.perf_counter() - started
     finally:
         event.remove(engine, "before_cursor_execute", count)
@@ -177,7 +178,7 @@ def load_fixture(
     """Insert the requests and their clocks in bulk; the due clocks' rows as loaded."""
     route = next(r for r in rules.routing if r.name == ROUTE)
     team = rules.teams[route.expert_team]
-    book = clock_cases.CalendarBook(rules)
+    book = calendars.CalendarBook(rules)
     policy = rules.sla_policies[route.sla_policy]
     target = policy.targets[Stage.EXPERT_REVIEW]["P3"]
 
@@ -190,8 +191,9 @@ def load_fixture(
             warn_at=policy.warn_at,
             team=route.expert_team,
         )
-        thresholds = clock_cases.thresholds_of(rules, route.sla_policy, route.expert_team, clock)
-        _, next_due, due, schedule = clock_cases.derived_columns(
+        policy_key, team_key = route.sla_policy, route.expert_team
+        thresholds = clock_schedules.thresholds_of(rules, policy_key, team_key, clock)
+        _, next_due, due, schedule = clock_schedules.derived_columns(
             clock, book, team.calendar, thresholds
         )
         return clock.model_dump_json(), next_due, due, json.dumps(schedule)

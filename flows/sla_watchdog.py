@@ -36,7 +36,7 @@ def sla_watchdog(limit: int = 1000, trigger: Trigger | None = None) -> dict[str,
 
     `trigger` advances one request id; by default `flows.advance.run_advance`. The runners'
     dispatchers normally take every request within a second; this re-drive is the last net,
-    for requests whose work waited longer than `govflow.clocks.STALLED_AFTER`.
+    for requests whose work waited longer than `govflow.sla_watchdog.STALLED_AFTER`.
     """
     runtime = Runtime.load()
     now = utc_now()

@@ -25,7 +25,7 @@ from config.loader import load_rules
 from config.rules import Rules
 from config.settings import load_settings, redact_url
 from domain.errors import ConfigError
-from govflow.clocks import explain_request
+from govflow.clock_text import explain_request
 from govflow.sandbox_ledger import ledger_to_read
 from integrations.db.engine import make_engine, make_sessionmaker
 

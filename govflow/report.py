@@ -37,7 +37,7 @@ from config.rules import Rules
 from domain.calendar import BusinessCalendar
 from domain.entitlement import team_label
 from domain.sla import BREACH, SlaClock, counted_time
-from govflow.clocks import CalendarBook
+from integrations.calendars import CalendarBook
 from integrations.db.clocks import STOPPED
 from integrations.db.models import RequestRow, SlaClockRow
 from integrations.slack.blocks import STAGE_LABELS

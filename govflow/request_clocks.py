@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from domain.lifecycle import RequestState
-from govflow.clocks import clock_lines, sync_clocks
+from govflow.clock_sync import sync_clocks
+from govflow.clock_text import clock_lines
 from govflow.effects import EffectContext, EffectWriter
 from integrations.db.requests import lock_request_by_id
 

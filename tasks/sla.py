@@ -1,4 +1,4 @@
-"""Prefect tasks of the SLA watchdog: thin wrappers over `govflow.clocks`."""
+"""Prefect tasks of the SLA watchdog: thin wrappers over `govflow.sla_watchdog`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import datetime
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from govflow.clocks import WatchdogReport, redrive_stalled, sweep_due
 from govflow.effects import EffectContext
 from govflow.request_clocks import refresh_roots
 from govflow.runtime import Runtime
+from govflow.sla_watchdog import WatchdogReport, redrive_stalled, sweep_due
 from integrations.db.requests import find_request
 
 

@@ -54,18 +54,12 @@ from domain.people import Person
 from domain.signoff import Verdict
 from domain.sla import SlaClock
 from domain.stages import Stage
-from govflow.clocks import (
-    CalendarBook,
-    WatchdogReport,
-    _when,
-    _zone_data,
-    clock_lines,
-    derived_columns,
-    fire_due,
-    sweep_due,
-    sync_clocks,
-    thresholds_of,
-)
+from govflow.clock_schedules import derived_columns, thresholds_of
+from govflow.clock_sync import sync_clocks
+from govflow.clock_text import clock_lines
+from govflow.clock_text import when_text as _when
+from govflow.sla_watchdog import WatchdogReport, fire_due, sweep_due
+from integrations.calendars import CalendarBook, _zone_data
 from integrations.db.engine import make_sessionmaker
 from integrations.db.models import AuditRow, OutboxRow, RequestRow, SlaClockRow
 from integrations.db.requests import ensure_request, lock_request

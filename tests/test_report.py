@@ -23,8 +23,8 @@ from config.settings import DEFAULT_RULES
 from domain.sla import PausedSpan, SlaClock
 from domain.stages import Stage
 from govflow.cli import app
-from govflow.clocks import CalendarBook
 from govflow.report import GroupBy, read_finished, report_rows, split_time
+from integrations.calendars import CalendarBook
 from integrations.db.models import RequestRow, SlaClockRow
 
 RULES = load_rules(DEFAULT_RULES)

@@ -221,8 +221,8 @@ class SlaClockRow(Base):
     kept for querying and display. `next_due_at` is when the watchdog must look at the clock
     next (NULL: nothing left to fire, or paused short of the next threshold); its index lets a
     sweep read only the clocks that are due, however many are open. `schedule` is every
-    threshold's instant, worked out when the clock last changed (see `govflow.clocks`), so a
-    sweep needs no calendar arithmetic; NULL until then.
+    threshold's instant, worked out when the clock last changed (see
+    `govflow.clock_schedules`), so a sweep needs no calendar arithmetic; NULL until then.
     """
 
     __tablename__ = "sla_clocks"

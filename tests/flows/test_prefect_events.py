@@ -14,8 +14,8 @@ from prefect.events.worker import EventsWorker
 from sqlalchemy import Engine
 
 from flows.intake import intake
-from govflow.clocks import sweep_due
 from govflow.runtime import Runtime, utc_now
+from govflow.sla_watchdog import sweep_due
 from integrations.db.models import AuditRow
 from integrations.prefect_ui.automations import install_breach_webhook
 from integrations.prefect_ui.events import RequestEvent, emit, emit_new_events, event_for

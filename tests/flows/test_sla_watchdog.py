@@ -17,7 +17,7 @@ from domain.notices import StageChanged
 from domain.stages import Stage
 from flows.runner import deployments
 from flows.sla_watchdog import sla_watchdog
-from govflow.clocks import sync_clocks
+from govflow.clock_sync import sync_clocks
 from govflow.runtime import utc_now
 from integrations.db.clocks import clocks_of
 from integrations.db.engine import make_sessionmaker

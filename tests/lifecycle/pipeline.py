@@ -29,7 +29,6 @@ from config.rules import Rules
 from config.settings import DEFAULT_RULES, load_settings
 from domain.lifecycle import RequestState
 from govflow.advance import advance_request
-from govflow.clocks import redrive_stalled, sweep_due
 from govflow.effects import EffectContext
 from govflow.intake import record_ticket
 from govflow.polling import newest_update, poll_tickets
@@ -37,6 +36,7 @@ from govflow.receiver import create_app
 from govflow.replies import awaiting_reply, record_replies
 from govflow.request_clocks import reconcile_request, refresh_roots
 from govflow.runtime import Runtime
+from govflow.sla_watchdog import redrive_stalled, sweep_due
 from govflow.sop_import import import_sops
 from integrations.db.cursors import advance_cursor, read_cursor
 from integrations.db.engine import make_sessionmaker

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from domain.sla import SlaClock
 from domain.stages import Stage
-from govflow.clocks import CalendarBook
+from integrations.calendars import CalendarBook
 from integrations.db.models import RequestRow, SlaClockRow
 from integrations.prefect_ui.board import (
     Board,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from config.rules import Calendar
-from govflow.clocks import CalendarBook
+from integrations.calendars import CalendarBook
 from integrations.db.models import AuditRow
 from integrations.prefect_ui.journey import (
     Links,
