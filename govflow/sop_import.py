@@ -38,8 +38,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from yaml.nodes import MappingNode, SequenceNode
 
-from config.loader import RulesYamlLoader
 from config.rules import Rules
+from config.rules_yaml import RulesYamlLoader
 from domain.errors import ConfigError, ConfigProblem
 from domain.sop import SopMeta, SopVersion, content_hash, normalize_text
 from integrations.db.audit import record_audit
