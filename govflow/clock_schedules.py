@@ -89,8 +89,10 @@ def breach_at(schedule: Schedule) -> datetime | None:
 
 
 def dump_clock(clock: SlaClock) -> dict[str, Any]:
+    """A clock as the ledger's `clock` column holds it."""
     return clock.model_dump(mode="json")
 
 
 def clock_status(clock: SlaClock) -> str:
+    """The ledger's `status` of a clock: stopped, paused or running."""
     return STOPPED if clock.stopped_at else PAUSED if clock.paused_since else RUNNING
