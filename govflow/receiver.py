@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import uvicorn
 from sqlalchemy import update
@@ -58,23 +58,21 @@ from starlette.routing import Route
 
 from config.rules import Rules
 from config.settings import load_settings
-from domain.entitlement import DelegationLike
 from domain.errors import BodyTooLarge, ConfigError, JiraError, PayloadInvalid, SignatureInvalid
 from domain.lifecycle import RequesterReplied, RequestState
 from domain.people import Person
 from domain.stages import Stage
-from govflow.delegation_sources import known_delegations
 from govflow.health import LedgerCheck, Readiness, health_routes, prefect_check
 from govflow.intake import IntakeContext, record_ticket
 from govflow.metrics import AckTimer, ack_histogram, ledger_registry
 from govflow.requesters import look_up, record_lookup_failure
 from govflow.runtime import Runtime, slack_lookups, utc_now
+from govflow.slack_handlers import FOLLOW_UP_WORKERS, AdvanceTrigger, SlackHandlers, log_failure
 from govflow.training import TrainingDesk
 from integrations.db.audit import record_audit, record_trigger_failure
 from integrations.db.events import record_event, unprocessed_events
 from integrations.db.models import EventRow
 from integrations.db.requests import find_request
-from integrations.db.sops import list_sops
 from integrations.follow_ups import FollowUps
 from integrations.http_body import receive
 from integrations.jira.gateway import JiraGateway
@@ -90,13 +88,9 @@ from integrations.jira.webhooks import (
 )
 from integrations.slack.identity import IdentityResolver, JiraAccounts, RequesterSlackIds
 from integrations.slack.receiver import (
-    FOLLOW_UP_WORKERS,
     MAX_REASON,
-    AdvanceTrigger,
     SlackEndpoint,
-    SlackHandlers,
     build_bolt_app,
-    log_failure,
     socket_mode_handler,
 )
 
@@ -388,23 +382,12 @@ def slack_handlers(
 ) -> SlackHandlers:
     """The Slack handlers over this runtime's ledger, gateway and rules."""
     rules = runtime.rules
-
-    def delegations(session: Session, today: date) -> list[DelegationLike]:
-        """Config and ledger delegations that may matter today."""
-        return list(known_delegations(session, rules, today))
-
-    def sop_choices(session: Session) -> list[tuple[str, str]]:
-        """(id, title) of every SOP in the registry, for the assessment form."""
-        return [(sop.meta.id, sop.meta.title) for sop in list_sops(session)]
-
     return SlackHandlers(
         rules=rules,
         sessions=runtime.sessions,
         slack=runtime.slack,
         identities=IdentityResolver(runtime.sessions, runtime.slack, now),
         jira_accounts=JiraAccounts(runtime.sessions, jira_lookups(runtime), now),
-        delegations=delegations,
-        sop_choices=sop_choices,
         advance=advance,
         now=now,
         after=after,
