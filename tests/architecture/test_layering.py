@@ -28,7 +28,8 @@ MAX_LINES = 500
 _SANDBOX = "`govflow serve --sandbox` starts the stand-ins; to move to a sandbox entry point"
 _RUNTIME = "Prefect UI publishers take the Runtime; publishing is a use case and moves to govflow/"
 _CALENDARS = (
-    "SLA wording uses govflow.clocks.CalendarBook, a calendar cache that belongs in domain/"
+    "CalendarBook and wall_clock_text, re-exported by govflow.clocks; they live in "
+    "integrations/calendars.py and govflow/clock_text.py (wall_clock: domain/sla_words.py) now"
 )
 KNOWN: dict[tuple[str, str], str] = {
     ("govflow/prefect_server.py", "sandbox/server.py"): _SANDBOX,
@@ -54,11 +55,9 @@ LONG: dict[str, str] = {
     "domain/lifecycle.py": "the state machine: events, state and apply; the SOP steps could go",
     "domain/sop.py": "SOP documents: sections, proposed-change grammar, drafts; one format",
     "domain/entitlement.py": "who may do what, with the reasons worded; barely over",
-    "config/loader.py": "YAML with line numbers plus every cross-reference check; checks could go",
     "integrations/slack/cards.py": "views and Block Kit of four cards; one file per card later",
     "integrations/slack/interactions.py": "parsing every Slack payload kind; one per kind later",
     "integrations/slack/modals.py": "the assessment, question and SOP edit modals; barely over",
-    "govflow/clocks.py": "SLA clock sync, sweep and wording; " + _SPLIT_LATER,
     "govflow/receiver.py": "the HTTP app, its wiring and the Jira webhook; " + _SPLIT_LATER,
 }
 
