@@ -30,7 +30,7 @@ from pathlib import Path
 
 from config.rules import Rules
 from config.settings import Settings, redact_url
-from govflow.prefect_server import free_port, prefect_server_command, wait_until_healthy
+from govflow.prefect_server import free_port, port_free, start_own_server
 from govflow.startup import prepare_ledger
 from govflow.waiting import wait_for_http
 from integrations.db.engine import make_engine
@@ -55,6 +55,8 @@ ROLES = {
 # Stopped first: the pieces that use the others while they finish their work.
 FIRST_TO_STOP = frozenset({"receiver", "runner"})
 GRACE_SECONDS = 10.0
+# Prefect's usual port, used when free: the UI where a Prefect user looks first.
+PREFECT_PORT = 4200
 
 
 class StopRequested(Exception):
@@ -128,7 +130,7 @@ class Supervisor:
 
     def _start_console(self) -> None:
         """The sandbox console (sandbox/console): Jira and Slack stand-ins in a browser."""
-        port = CONSOLE_PORT if _port_free(CONSOLE_PORT) else free_port()
+        port = CONSOLE_PORT if port_free(CONSOLE_PORT) else free_port()
         url = f"http://127.0.0.1:{port}"
         self._spawn("console", console_argv(port), f"sandbox console at {url}  <- open this")
         wait_for_http(f"{url}/healthz", self.children[-1].process, 30.0, what="the console")
@@ -216,14 +218,19 @@ class Supervisor:
             self.say(f"sops        {line}")
 
     def _start_prefect(self) -> None:
+        """A Prefect server of this serve's own (see `govflow.prefect_server` on the port race)."""
         home = self.prefect_home or self.data_dir / "prefect"
         # Prefect's own setting for its server's port, if given; else the usual 4200 if free.
         given = self.env.get("PREFECT_SERVER_API_PORT")
-        port = int(given) if given else 4200 if _port_free(4200) else free_port()
-        argv, env, api_url = prefect_server_command(home, port=port, ui=True)
-        process = self._launch("prefect-server", argv, env)
+        process, api_url = start_own_server(
+            home,
+            lambda argv, env: self._launch("prefect-server", argv, env),
+            port=int(given) if given else None,
+            prefer=PREFECT_PORT,
+            abort=lambda: bool(self.stop_requests),
+            say=self.say,
+        )
         self.children.append(Child("prefect", process, api_url))
-        wait_until_healthy(api_url, process, 90.0, abort=lambda: bool(self.stop_requests))
         self._check_stop()
         self.env["PREFECT_API_URL"] = api_url
         self.env.setdefault("PREFECT_HOME", str(home))
@@ -376,13 +383,3 @@ def _remote_jira(url: str) -> Iterator[RemoteJiraSandbox]:
         yield remote
     finally:
         remote.close()
-
-
-def _port_free(port: int) -> bool:
-    try:
-        from sandbox.server import bind_loopback
-
-        bind_loopback(port).close()
-    except OSError:
-        return False
-    return True
