@@ -41,7 +41,7 @@ from domain.rules import PRIORITIES, Priority, Route, Rules, SlaPolicy
 from domain.sla import SlaClock, pause, resume, start_clock, stop
 from domain.stages import STAGES, Stage
 from govflow.clock_schedules import ACTOR, derived_columns, dump_clock, thresholds_of
-from govflow.clock_text import STAGE_LABELS, describe, when_text
+from govflow.clock_text import describe, when_text
 from integrations.calendars import CalendarBook
 from integrations.db.audit import record_audit
 from integrations.db.clocks import PAUSED, RUNNING, STOPPED, NewClock, clocks_of, insert_clock
@@ -221,9 +221,7 @@ class _Sync:
             reason=reason,
             detail=detail,
         )
-        self.lines.append(
-            f"no {STAGE_LABELS.get(want.stage, want.stage)} clock for {want.team}: {reason}"
-        )
+        self.lines.append(f"no {STAGES[want.stage].noun} clock for {want.team}: {reason}")
 
     def change(self, row: SlaClockRow, verb: str, reason: str) -> None:
         """Stop, pause or resume a clock at `now`, keeping its derived columns true."""

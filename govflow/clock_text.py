@@ -8,19 +8,16 @@ from sqlalchemy.orm import Session
 
 from domain.calendar import BusinessCalendar
 from domain.duration import format_duration
-from domain.entitlement import team_label
 from domain.rules import Rules
 from domain.sla import SlaClock, SlaState, counted_time, due_at, explain, state, target_time
 from domain.sla_words import step_label, wall_clock
-from domain.stages import STAGES, TIMED_STAGES, Stage
+from domain.stages import Stage
 from integrations.calendars import CalendarBook
 from integrations.db.clocks import PAUSED, STOPPED, clocks_of
 from integrations.db.models import SlaClockRow
 from integrations.db.requests import find_request
 
 _ZERO = timedelta(0)
-# Timed stages in a sentence ("the sign-off clock"), from the stage table.
-STAGE_LABELS = {stage: STAGES[stage].noun for stage in TIMED_STAGES}
 STATE_LABELS = {
     SlaState.ON_TRACK: "on track",
     SlaState.AT_RISK: "at risk",
@@ -30,9 +27,8 @@ STATE_LABELS = {
 
 def describe(rules: Rules, row: SlaClockRow) -> str:
     """A clock's name for people, e.g. "Quality Assurance sign-off clock (round 1)"."""
-    stage = STAGE_LABELS.get(Stage(row.stage), row.stage)
     round_text = f" (round {row.round})" if row.stage == Stage.SIGN_OFF else ""
-    return f"{team_label(rules, row.team)} {stage} clock{round_text}"
+    return f"{step_label(rules, row.team, row.stage)} clock{round_text}"
 
 
 def clock_lines(session: Session, request_id: int, rules: Rules, now: datetime) -> list[str]:
