@@ -5,31 +5,40 @@ the cards: a step as people say it ("QA sign-off"), an instant on a team's wall 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import lru_cache
 
 from domain.notices import SlaThresholdReached
 from domain.rules import Rules
 from domain.sla import BREACH
-from domain.stages import STAGES, Stage
+from domain.stages import STAGES
 from domain.teams import team_label
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# The stage table's nouns by stored value ("the sign-off clock"), looked up once per word.
+_NOUNS: dict[str, str] = {stage.value: info.noun for stage, info in STAGES.items()}
 
 
 def step_label(rules: Rules, team: str, stage: str) -> str:
     """The team's name and the stage as people say it, e.g. "QA sign-off"."""
-    try:
-        noun = STAGES[Stage(stage)].noun
-    except ValueError:
-        noun = stage  # a stage a newer version wrote: say it as stored
-    return f"{team_label(rules, team)} {noun}"
+    # A stage a newer version wrote is said as stored.
+    return f"{team_label(rules, team)} {_NOUNS.get(stage, stage)}"
 
 
 def wall_clock(local: datetime) -> str:
     """An instant already on a team's wall clock, e.g. "Tue 3 Dec 17:00 UTC+8"."""
+    # Cached on the reading and its zone, not the instant: the same instant in two zones
+    # compares equal. A fired threshold is worded for up to four audiences, a sweep a
+    # thousand of them.
+    return _wall_clock(local.replace(tzinfo=None), local.tzinfo, local.fold)
+
+
+@lru_cache(maxsize=1024)
+def _wall_clock(reading: datetime, zone: tzinfo | None, fold: int) -> str:
+    local = reading.replace(tzinfo=zone, fold=fold)
     # Day and month names as strftime's %a and %b give them in the C locale, without its
-    # cost: a sweep words a thousand of these.
+    # cost.
     day, month = _DAY_NAMES[local.weekday()], _MONTH_NAMES[local.month - 1]
     return f"{day} {local.day} {month} {local.hour:02d}:{local.minute:02d} {zone_name(local)}"
 

@@ -70,6 +70,9 @@ def test_a_paused_clock_has_no_due_time_and_zones_keep_their_names() -> None:
     assert "due not known while paused" in sla_headline(notice(0.5, due=None), RULES)
     berlin = datetime(2026, 12, 3, 9, 0, tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
     assert wall_clock(berlin) == "Thu 3 Dec 10:00 CET"
+    # The same instant in another zone is another reading, however often it is asked for.
+    assert wall_clock(DUE) == "Thu 3 Dec 17:00 UTC+8" and berlin == DUE
+    assert wall_clock(berlin.astimezone(UTC)) == "Thu 3 Dec 09:00 UTC"
 
 
 def test_a_notice_is_a_plain_value() -> None:
