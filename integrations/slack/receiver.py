@@ -39,12 +39,11 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from domain.errors import BodyTooLarge, PayloadInvalid, SignatureInvalid
-from integrations.db.audit import record_audit
 from integrations.follow_ups import FollowUps
-from integrations.http_body import receive
+from integrations.http_body import receive, refuse_inbound
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +52,6 @@ Ack = Callable[..., Any]
 SIGNATURE_WINDOW_SECONDS = 300
 # Slack's payloads are a few kilobytes; a view with every input full stays far below this.
 MAX_BODY = 1_000_000
-# What a refusal's audit record may quote of a reason.
-MAX_REASON = 2000
 # Payload keys Bolt reads while routing, with the JSON type each must have (else dropped).
 _BOLT_KEYS: dict[str, tuple[type, ...]] = {
     "authorizations": (list,),
@@ -401,16 +398,7 @@ class SlackEndpoint:
         return to_starlette_response(answer)
 
     def _refuse(self, status: int, action: str, reason: str, path: str, remote: str) -> Response:
-        with self.sessions.begin() as session:
-            record_audit(
-                session,
-                at=self.now(),
-                actor=f"remote:{remote}",
-                action=action,
-                reason=reason[:MAX_REASON],
-                detail={"path": path, "reason": reason[:MAX_REASON], "remote": remote},
-            )
-        return JSONResponse({"ok": False, "error": reason[:300]}, status_code=status)
+        return refuse_inbound(self.sessions, self.now(), status, action, reason, path, remote)
 
 
 def socket_mode_handler(app: App, app_token: str) -> Any:

@@ -58,7 +58,6 @@ LONG: dict[str, str] = {
     "integrations/slack/cards.py": "views and Block Kit of four cards; one file per card later",
     "integrations/slack/interactions.py": "parsing every Slack payload kind; one per kind later",
     "integrations/slack/modals.py": "the assessment, question and SOP edit modals; barely over",
-    "govflow/receiver.py": "the HTTP app, its wiring and the Jira webhook; " + _SPLIT_LATER,
 }
 
 
