@@ -128,26 +128,33 @@ def make_request(
     for step in steps:
         state = apply(state, step, stack.rules, stack.rules.out_of_office, at).state
     with stack.sessions.begin() as session:
-        row = RequestRow(
-            jira_key=key,
-            jira_id=key.rsplit("-", 1)[1],
-            project=key.rsplit("-", 1)[0],
-            summary=f"Summary of {key}",
-            stage=state.stage.value,
-            expert_team=state.expert_team,
-            route_name=route,
-            requester_email=requester.email,
-            requester_account_id=requester.jira_account_id,
-            facts={},
-            state=state.model_dump(mode="json"),
-            fingerprint="",
-            jira_updated=at,
-            created_at=at,
-            updated_at=at,
-        )
+        row = request_row(key, state, route, requester, at)
         session.add(row)
         session.flush()
         return row.id, state
+
+
+def request_row(
+    key: str, state: RequestState, route: str, requester: Person, at: datetime
+) -> RequestRow:
+    """The ledger row of a routed request in `state`, as intake would have left it."""
+    return RequestRow(
+        jira_key=key,
+        jira_id=key.rsplit("-", 1)[1],
+        project=key.rsplit("-", 1)[0],
+        summary=f"Summary of {key}",
+        stage=state.stage.value,
+        expert_team=state.expert_team,
+        route_name=route,
+        requester_email=requester.email,
+        requester_account_id=requester.jira_account_id,
+        facts={},
+        state=state.model_dump(mode="json"),
+        fingerprint="",
+        jira_updated=at,
+        created_at=at,
+        updated_at=at,
+    )
 
 
 def post_approval_card(stack: Stack, state: RequestState, team: str, channel: str) -> str:
