@@ -4,27 +4,38 @@ Stand-ins over HTTP, the receiver, the dispatcher running `advance` on the real 
 server, SQLite and PostgreSQL: the expert's worked examples become the case's check; the
 case is posted with the announcement; reviewers of the BPO and QA rosters answer and attest
 from Slack, each recorded once (double clicks included); others are refused; the
-attestation report and `govflow sop export` show it.
+attestation report and `govflow sop export` show it. A version published with a later
+effective date brings reminders, delivered to the Slack stand-in on each reviewer's team
+calendar, to those who have not attested, and to nobody who has.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
+from domain.calendar import BusinessCalendar, DayKind
+from domain.lifecycle import PublishSop
+from domain.people import Person
+from domain.rules import Rules
 from domain.stages import Stage
 from flows.intake import intake
 from govflow.cli_sop import sop_app
 from govflow.runtime import Runtime, utc_now
 from govflow.sop_import import import_sops
+from govflow.training import remind_attesters
 from integrations.db.engine import make_sessionmaker
+from integrations.db.events import record_event
 from integrations.db.models import OutboxRow
 from integrations.db.training import answers, attestations, find_case
+from integrations.delivery import Deliverer
 from integrations.slack.training import ANSWER_FAILS, ANSWER_PASSES, ATTEST
 from sandbox.server import ThreadedServer
 from sandbox.slack.sandbox import SlackSandbox
@@ -43,8 +54,33 @@ PASSES = "A Coach bag at MYR 900 with its serial-number photo"
 FAILS = "A Prada bag at MYR 2,400 with no serial-number photo, priced at 35% of retail"
 
 
-def publish_with_examples(pipeline: Pipeline) -> None:
-    """MODREQ-1 assessed with both worked examples, signed off and published."""
+def start(ledger: Engine, slack: SlackSandbox) -> Pipeline:
+    """The shipped SOPs imported and MODREQ-1 taken in by the intake flow."""
+    runtime = Runtime.load()
+    with runtime.sessions.begin() as session:
+        import_sops(
+            session, runtime.settings.rules.parent / runtime.rules.sops.directory, utc_now()
+        )
+    intake()
+    return Pipeline(ledger, slack)
+
+
+def training_message(slack: SlackSandbox) -> Any:
+    """The training case's message in the training channel, once posted."""
+    return eventually(
+        lambda: next(
+            (m for m in slack.messages(TRAINING_CHANNEL) if m.text.startswith("Training:")), None
+        )
+    )
+
+
+def publish_with_examples(pipeline: Pipeline, effective: date | None = None) -> None:
+    """MODREQ-1 assessed with both worked examples, signed off and published.
+
+    Published from the owner's card (effective today), or, given `effective`, by the owner's
+    publication event with that date, recorded as the receiver records a click's: the
+    Publish button offers no later date yet.
+    """
     state = pipeline.request().state or {}
     expert = roster_ids(state, state["expert_team"])[0]
     pipeline.click("assignment:0", _assess(), expert)
@@ -69,7 +105,26 @@ def publish_with_examples(pipeline: Pipeline) -> None:
     done = pipeline.wait_for(lambda row: row.stage == Stage.SOP_UPDATE)
     owner = roster_ids(done.state or {}, (done.state or {})["sop_owner_team"])[0]
     card = eventually(lambda: pipeline.request().facts.get("sop_update_card"))
-    pipeline.click(card.removeprefix(f"{KEY}:"), _publish(), owner)
+    if effective is None:
+        pipeline.click(card.removeprefix(f"{KEY}:"), _publish(), owner)
+    else:
+        now = utc_now()
+        event = PublishSop(
+            event_id=f"publish-effective-{effective}",
+            actor=Person(slack_id=owner),
+            at=now,
+            effective_date=effective,
+        )
+        with pipeline.sessions.begin() as session:
+            record_event(
+                session,
+                request_id=done.id,
+                kind=event.kind,
+                actor=owner,
+                payload=event.model_dump(mode="json"),
+                dedupe_key=event.event_id,
+                now=now,
+            )
     pipeline.wait_for(lambda row: row.stage == Stage.DONE)
 
 
@@ -103,20 +158,9 @@ def test_training_case_posted_answered_and_attested_once(
     pipeline_env: dict[str, str],
 ) -> None:
     """Posted with the announcement; answers and attestations count once; report, export."""
-    runtime = Runtime.load()
-    with runtime.sessions.begin() as session:
-        import_sops(
-            session, runtime.settings.rules.parent / runtime.rules.sops.directory, utc_now()
-        )
-    intake()
-    pipeline = Pipeline(ledger, slack)
+    pipeline = start(ledger, slack)
     publish_with_examples(pipeline)
-
-    message = eventually(
-        lambda: next(
-            (m for m in slack.messages(TRAINING_CHANNEL) if m.text.startswith("Training:")), None
-        )
-    )
+    message = training_message(slack)
     shown = json.dumps(message.blocks, ensure_ascii=False)
     assert "Training · SOP-LST-002 v2" in shown and "What changed" in shown
     assert "Section 3.2" in shown and "Weak signals" in shown
@@ -207,3 +251,98 @@ def test_training_case_posted_answered_and_attested_once(
     markdown = (tmp_path / "SOP-LST-002.training.md").read_text()
     assert markdown.startswith("## Training case: SOP-LST-002 v2")
     assert f"**Now fails:** {FAILS}" in markdown and "(answer: fails)" in markdown
+
+
+MANILA, KUALA_LUMPUR = ZoneInfo("Asia/Manila"), ZoneInfo("Asia/Kuala_Lumpur")
+
+
+def plain_thursday(rules: Rules) -> date:
+    """A Thursday two weeks or more ahead whose week, Tuesday to Thursday, is all working days
+    on the BPO (Manila) and QA (Kuala Lumpur) calendars, so the test does not depend on when
+    it runs."""
+    calendars = [
+        BusinessCalendar.from_rules(rules.calendars[rules.teams[team].calendar])
+        for team in ("bpo_ops", "qa")
+    ]
+    day = datetime.now(UTC).date() + timedelta(days=14)
+    day += timedelta(days=(3 - day.weekday()) % 7)
+    while any(
+        calendar.day(day - timedelta(days=back)).kind is not DayKind.WORKDAY
+        for calendar in calendars
+        for back in (0, 1, 2)
+    ):
+        day += timedelta(days=7)
+    return day
+
+
+def test_reminders_reach_who_has_not_attested_on_their_team_calendar(
+    receiver: ThreadedServer,  # noqa: F811  (the fixture imported above)
+    ledger: Engine,
+    slack: SlackSandbox,
+) -> None:
+    """Reminders before the effective date, at each team's hours, delivered; none once attested.
+
+    BPO (Manila) works 08:00-20:00, QA (Kuala Lumpur) 09:00-18:00, both at UTC+8: at 08:30
+    on the day before the effective date only BPO is reminded, at 10:00 QA too, and Grace,
+    who attested from Slack, never.
+    """
+    runtime = Runtime.load()
+    pipeline = start(ledger, slack)
+    effective = plain_thursday(runtime.rules)
+    publish_with_examples(pipeline, effective)
+    message = training_message(slack)
+    assert f"effective {effective.isoformat()}" in message.text
+
+    grace = "U0BP00001"
+    for action, button in (
+        (ANSWER_PASSES, value(q="q1", a=1)),
+        (ANSWER_FAILS, value(q="q2", a=0)),
+        (ATTEST, value()),
+    ):
+        before = len(slack.ephemerals(user=grace))
+        assert slack.click(TRAINING_CHANNEL, message.ts, action, grace, value=button).status == 200
+        eventually(lambda before=before: slack.ephemerals(user=grace)[before:])
+    sessions = make_sessionmaker(ledger)
+    with sessions.begin() as session:
+        assert session.execute(select(attestations.c.person)).scalars().all() == [grace]
+
+    def remind_and_deliver(now: datetime) -> dict[str, str]:
+        """The intake pass's reminder step and the runner's delivery, at `now`: who got what."""
+        with runtime.sessions.begin() as session:
+            remind_attesters(session, runtime.rules, now)
+        deliverer = Deliverer(
+            sessions=runtime.sessions, jira=runtime.jira, slack=runtime.slack, clock=lambda: now
+        )
+        deliverer.deliver_due()
+        delivered: dict[str, str] = {}
+        with sessions.begin() as session:
+            rows = session.scalars(
+                select(OutboxRow).where(OutboxRow.idempotency_key.contains(":training-remind:"))
+            ).all()
+            for row in rows:
+                assert row.status == "sent", (row.idempotency_key, row.status)
+                posted = next(
+                    m for m in slack.messages(row.result["channel"]) if m.ts == row.result["ts"]
+                )
+                delivered[row.idempotency_key] = f"{row.payload['user']}: {posted.text}"
+        return delivered
+
+    # Weeks before the effective date: nobody yet.
+    assert remind_and_deliver(utc_now()) == {}
+    eve = effective - timedelta(days=1)
+    # 08:30 the day before: the BPO floor is open, QA's office is not.
+    early = remind_and_deliver(datetime.combine(eve, time(8, 30), MANILA))
+    assert sorted(text.split(":")[0] for text in early.values()) == ["U0BP00002"]
+    reminder = next(iter(early.values()))
+    assert f"SOP-LST-002 v2 takes effect on {effective.isoformat()}" in reminder
+    # 10:00: QA's office is open too; BPO had theirs today already.
+    morning = remind_and_deliver(datetime.combine(eve, time(10, 0), KUALA_LUMPUR))
+    assert sorted(text.split(":")[0] for text in morning.values()) == [
+        "U0BP00002",
+        "U0QA00001",
+        "U0QA00002",
+    ]
+    # The effective date: reminders are over.
+    after = remind_and_deliver(datetime.combine(effective, time(10, 0), KUALA_LUMPUR))
+    assert after == morning
+    assert all(not text.startswith(grace) for text in after.values())
