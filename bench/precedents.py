@@ -13,17 +13,20 @@ own code (`integrations.db.search`), then ranks:
   ranked by that score plus what govflow knows of both requests (`domain.precedents`: same
   market, the SOP the requester names; SOP passages also by domain).
 recall@3 is the share of a query's relevant items found in the first three (every query has
-at most three), MRR the mean of 1/rank of the first relevant item in the first ten.
+at most three), MRR the mean of 1/rank of the first relevant item in the first ten; both
+also on the even and the odd queries apart, so that a change helping one half only shows.
 Then it adds distractor requests (made of the set's own words, so they match as much as
 real tickets would), ranks again, and times `govflow.precedents.find_precedents`, what
 routing calls: wall p50/p95 over every query three times, and the p95 of this thread's CPU
 time (all of SQLite's cost; only the client's share on PostgreSQL), which a busy machine
-inflates far less than wall time.
+inflates far less than wall time, beside a `SELECT 1` transaction timed between the calls
+and the ratio of the two (the machine's load changes from run to run; the ratio less).
 The embedding comparison lives in bench/precedents_embedding.py (it needs a model package).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -180,6 +183,14 @@ def _accuracy_row(
         q["id"]: {"requests": r[:K], "sections": s[:K]}
         for q, (r, s) in zip(data.queries, results, strict=True)
     }
+    # The same figures on the even and the odd queries: a change that helps one half only
+    # fits the set rather than the task.
+    halves = {}
+    for name, start in (("even", 0), ("odd", 1)):
+        picked = [(q, r) for q, r in list(zip(data.queries, results, strict=True))[start::2]]
+        req = scores([r for _, (r, _) in picked], [q["requests"] for q, _ in picked])
+        sec = scores([s for _, (_, s) in picked], [q["sections"] for q, _ in picked])
+        halves[name] = f"{req[0]:.3f}/{req[1]:.3f} {sec[0]:.3f}/{sec[1]:.3f}"
     return {
         "backend": backend,
         "method": method,
@@ -189,10 +200,14 @@ def _accuracy_row(
         "requests_mrr": f"{request_mrr:.3f}",
         "sections_recall@3": f"{section_recall:.3f}",
         "sections_mrr": f"{section_mrr:.3f}",
+        "even r@3/mrr req sec": halves["even"],
+        "odd r@3/mrr req sec": halves["odd"],
     }
 
 
 def _latency_row(backend: str, session: Any, data: EvalSet, distractors: int) -> dict[str, object]:
+    from sqlalchemy import text
+
     from domain.precedents import RequestQuery, named_sops
     from govflow.precedents import find_precedents
 
@@ -202,6 +217,11 @@ def _latency_row(backend: str, session: Any, data: EvalSet, distractors: int) ->
     # queue for the CPU as much as the search. SQLite runs in this thread, so its CPU time
     # is the whole cost; PostgreSQL's server CPU is not in it.
     cpu_times: list[float] = []
+    # A trivial query in its own transaction, timed between the searches: what the machine
+    # and the database's round trip cost at that moment, so runs on a busy machine compare
+    # by their ratio to it.
+    baseline: list[float] = []
+    load = os.getloadavg()[0]
     for _ in range(3):
         for q in data.queries:
             query = RequestQuery(
@@ -212,23 +232,38 @@ def _latency_row(backend: str, session: Any, data: EvalSet, distractors: int) ->
                 text=query_text(q),
                 affected_sops=named_sops(q.get("affected_sop") or ""),
             )
+            start = time.perf_counter()
+            with session.begin():
+                session.execute(text("SELECT 1")).all()
+            baseline.append((time.perf_counter() - start) * 1000)
             start, cpu = time.perf_counter(), time.thread_time()
             with session.begin():
                 find_precedents(session, query, now)
             timings.append((time.perf_counter() - start) * 1000)
             cpu_times.append((time.thread_time() - cpu) * 1000)
-    timings.sort()
-    cpu_times.sort()
+    p50, p95 = _percentile(timings, 0.5), _percentile(timings, 0.95)
+    base50, base95 = _percentile(baseline, 0.5), _percentile(baseline, 0.95)
     return {
         "backend": backend,
         "method": "find_precedents latency",
         "distractors": distractors,
         "queries": len(timings),
-        "p50_ms": round(timings[len(timings) // 2], 1),
-        "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 1),
-        "max_ms": round(timings[-1], 1),
-        "cpu_p95_ms": round(cpu_times[int(len(cpu_times) * 0.95) - 1], 1),
+        "p50_ms": round(p50, 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(max(timings), 1),
+        "cpu_p95_ms": round(_percentile(cpu_times, 0.95), 1),
+        "select1_p50_ms": round(base50, 2),
+        "select1_p95_ms": round(base95, 2),
+        "p50/select1": round(p50 / base50, 1),
+        "p95/select1": round(p95 / base95, 1),
+        "load": f"{load:.1f}-{os.getloadavg()[0]:.1f}",
     }
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    """The value below which `share` of `values` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * share + 0.5) - 1)]
 
 
 def _index_set(session: Any, data: EvalSet, now: datetime) -> None:

@@ -194,25 +194,25 @@ def precedents_for(
     requests: Sequence[RequestCandidate],
     passages: Sequence[PassageCandidate],
     *,
-    decided_count: int,
+    history: bool,
     market_seen: bool,
     sections_by_sop: dict[str, int],
     now: datetime,
 ) -> Precedents:
     """The precedents to keep with the request, with plain notes for what is missing.
 
-    `decided_count` is how many decided requests the ledger holds in all, `market_seen`
-    whether any of them is from the request's market, `sections_by_sop` the number of
+    `history` is whether the ledger holds any decided request, `market_seen` whether any
+    of them is from the request's market, `sections_by_sop` the number of
     numbered sections of each SOP the request names (absent: not in the registry).
     """
     shown = rank_requests(query, requests)
     quoted = rank_passages(query, passages)
     notes: list[str] = []
-    if decided_count == 0:
+    if not history:
         notes.append("No history yet: no request has been decided, so there is nothing to compare.")
     elif not shown:
         notes.append("No decided request reads like this one.")
-    if decided_count and not market_seen:
+    if history and not market_seen:
         notes.append(
             f"Market {query.market} never seen: no request from {query.market} has been "
             "decided yet, so these come from other markets."

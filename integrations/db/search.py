@@ -5,7 +5,8 @@ request (`kind` "request", `ref` its Jira key) or a numbered section of an SOP's
 version (`kind` "sop_section", `ref` "SOP-ID#number"). SQLite indexes it in the FTS5 table
 `precedent_fts` through triggers; PostgreSQL in a generated `search` tsvector column with a
 GIN index. Terms are OR-ed (see `domain.precedents`); each backend's own relevance (bm25,
-ts_rank) is the raw score, higher is better. Nothing here commits.
+ts_rank, length-normalised for requests) is the raw score, higher is better. Nothing here
+commits.
 """
 
 from __future__ import annotations
@@ -197,6 +198,12 @@ def decided_count(session: Session) -> int:
     return int(session.execute(query).scalar() or 0)
 
 
+def any_decided(session: Session) -> bool:
+    """Whether the index holds any decided request (one row looked up, not all counted)."""
+    query = select(documents.c.id).where(documents.c.kind == REQUEST).limit(1)
+    return session.execute(query).first() is not None
+
+
 def market_seen(session: Session, market: str) -> bool:
     """Whether any decided request of `market` is indexed."""
     query = select(documents.c.id).where(documents.c.kind == REQUEST, documents.c.market == market)
@@ -222,9 +229,17 @@ def _search(
     clean = [t for t in clean if _TERM.match(t)]
     if not clean or limit < 1:
         return []
+    # Every column as the table above declares it: not PostgreSQL's `search` tsvector, which
+    # would come back as text for nothing.
     if session.get_bind().dialect.name == "postgresql":
+        # A request's score is divided by its length (normalisation 2): ts_rank has no
+        # inverse document frequency, so without it long tickets that repeat common words
+        # ("listing", "seller") outrank the short one that says the same thing. SOP sections
+        # are not: the long ones are the substantive ones (both measured, docs/benchmarks.md).
         statement = text(
-            "SELECT d.*, ts_rank(d.search, q) AS score "
+            "SELECT d.id, d.kind, d.ref, d.title, d.body, d.request_type, d.domain, d.market, "
+            "d.markets, d.outcome, d.produced, d.decided_at, d.sop_id, d.sop_version, d.section, "
+            "ts_rank(d.search, q, :normalisation) AS score "
             "FROM precedent_documents d, to_tsquery('english', :query) q "
             "WHERE d.kind = :kind AND d.search @@ q AND (:domain = '' OR d.domain = :domain) "
             "ORDER BY score DESC, d.id LIMIT :limit"
@@ -233,7 +248,9 @@ def _search(
     else:
         # bm25() is lower for better matches; the title counts twice the body.
         statement = text(
-            "SELECT d.*, -bm25(precedent_fts, 2.0, 1.0) AS score "
+            "SELECT d.id, d.kind, d.ref, d.title, d.body, d.request_type, d.domain, d.market, "
+            "d.markets, d.outcome, d.produced, d.decided_at, d.sop_id, d.sop_version, d.section, "
+            "-bm25(precedent_fts, 2.0, 1.0) AS score "
             "FROM precedent_fts JOIN precedent_documents d ON d.id = precedent_fts.rowid "
             "WHERE precedent_fts MATCH :query AND d.kind = :kind "
             "AND (:domain = '' OR d.domain = :domain) "
@@ -241,7 +258,13 @@ def _search(
         )
         query = " OR ".join(f'"{t}"' for t in clean)
     # Ranking happens after the filter, so a domain leaves the backend less to score.
-    params = {"query": query, "kind": kind, "limit": limit, "domain": domain or ""}
+    params = {
+        "query": query,
+        "kind": kind,
+        "limit": limit,
+        "domain": domain or "",
+        "normalisation": 2 if kind == REQUEST else 0,
+    }
     result = session.execute(statement, params)
     return [_decoded(row._mapping) for row in result]
 
