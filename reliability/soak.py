@@ -625,15 +625,18 @@ class Soak:
     def _prefect_sources(self) -> dict[str, str]:
         """Flow-run logs, artifacts and flow runs, read through the Prefect API."""
         from prefect.client.orchestration import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{self.prefect_port}/api"
-        from prefect.context import refresh_global_settings_context
-
-        refresh_global_settings_context()
         logs: list[Any] = []
         artifacts: list[Any] = []
         runs: list[Any] = []
-        with get_client(sync_client=True) as client:
+        # Scoped, never through os.environ: the soak runs inside other programs (the test
+        # suite), whose later Prefect calls must still reach their own server.
+        api_url = f"http://127.0.0.1:{self.prefect_port}/api"
+        with (
+            temporary_settings(updates={PREFECT_API_URL: api_url}),
+            get_client(sync_client=True) as client,
+        ):
             for reader, sink in (
                 (client.read_logs, logs),
                 (client.read_artifacts, artifacts),

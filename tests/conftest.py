@@ -48,6 +48,20 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DO_NOT_TRACK"] = "1"
 
 
+@pytest.fixture(autouse=True)
+def prefect_settings_kept() -> Iterator[None]:
+    """No test may leave Prefect pointed elsewhere: every later test would talk to its server.
+
+    The soak once set PREFECT_API_URL in os.environ to its own server, which it then stopped;
+    every Prefect test after it in the run failed with "connection refused".
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    before = (os.environ.get("PREFECT_API_URL"), PREFECT_API_URL.value())
+    yield
+    assert (os.environ.get("PREFECT_API_URL"), PREFECT_API_URL.value()) == before
+
+
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[str]:
     """A real Prefect server for the session at the URL `pytest_configure` chose."""
