@@ -28,3 +28,20 @@ def advance_cursor(session: Session, name: str, position: datetime, now: datetim
         row.position = position
         row.updated_at = now
     return row.position
+
+
+# The cursor that holds when this ledger was first asked its birth: with its URL, it tells a
+# ledger from another created later at the same URL (a sandbox restart, a dropped schema).
+LEDGER_BORN = "ledger-born"
+
+
+def ledger_born(session: Session, now: datetime) -> datetime:
+    """When this ledger was born (first asked), recording `now` if this is the first time."""
+    born = read_cursor(session, LEDGER_BORN)
+    if born is not None:
+        return born
+    values = {"name": LEDGER_BORN, "position": now, "updated_at": now}
+    insert_ignore(session, CursorRow.__table__, values, ["name"])  # type: ignore[arg-type]
+    found = read_cursor(session, LEDGER_BORN)
+    assert found is not None  # inserted here, or by whoever raced us to it
+    return found

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from config.rules import Rules
 from domain.entitlement import team_label
 from govflow.runtime import Runtime, utc_now
+from integrations.db.cursors import LEDGER_BORN, ledger_born, read_cursor
 from integrations.db.models import AuditRow, RequestRow
 
 # Audit actions that are events, and the event each becomes.
@@ -79,9 +80,14 @@ class RequestEvent:
     payload: dict[str, Any]
 
 
-def ledger_tag(database_url: str) -> str:
-    """A short, stable name for one ledger, for its cursor and its events' ids."""
-    return hashlib.sha256(database_url.encode()).hexdigest()[:12]
+def ledger_tag(database_url: str, born: datetime) -> str:
+    """A short, stable name for one ledger, for its cursor and its events' ids.
+
+    The URL alone is not enough: a ledger recreated at the same URL (a sandbox restart) starts
+    its audit ids again at 1, and under the old ledger's name its events would get the old
+    events' ids (dropped by the server as duplicates) behind the old high-water mark.
+    """
+    return hashlib.sha256(f"{database_url} {born.isoformat()}".encode()).hexdigest()[:12]
 
 
 def event_for(row: AuditRow, jira_key: str, rules: Rules, ledger: str) -> RequestEvent | None:
@@ -213,7 +219,7 @@ def emit(events: Iterable[RequestEvent]) -> int:
 
 def emit_new_events(runtime: Runtime, *, limit: int = BATCH) -> int:
     """Send the events of every audit record since the last call; returns how many were sent."""
-    ledger = ledger_tag(runtime.settings.database_url)
+    ledger = ledger_tag(runtime.settings.database_url, _born(runtime))
     cursor_name = f"govflow_events_{ledger}"
     after = _cursor(runtime, cursor_name)
     sent = 0
@@ -229,6 +235,16 @@ def emit_new_events(runtime: Runtime, *, limit: int = BATCH) -> int:
         _save_cursor(cursor_name, last)
         after = last
     return sent
+
+
+def _born(runtime: Runtime) -> datetime:
+    # Read without the write lock; only a ledger's first publication writes its birth.
+    with runtime.reads() as session:
+        born = read_cursor(session, LEDGER_BORN)
+    if born is not None:
+        return born
+    with runtime.sessions.begin() as session:
+        return ledger_born(session, utc_now())
 
 
 def _save_cursor(name: str, value: int) -> None:

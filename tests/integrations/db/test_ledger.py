@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, delete, func, inspect, select
 
 from domain.stages import Stage
 from integrations.db.audit import audit_trail, record_audit
-from integrations.db.cursors import advance_cursor, read_cursor
+from integrations.db.cursors import advance_cursor, ledger_born, read_cursor
 from integrations.db.engine import make_sessionmaker
 from integrations.db.migrate import upgrade
-from integrations.db.models import OutboxRow, RequestRow
+from integrations.db.models import CursorRow, OutboxRow, RequestRow
 from integrations.db.outbox import (
     claim_request_effects,
     enqueue_effect,
@@ -21,6 +21,8 @@ from integrations.db.outbox import (
     requests_with_due_effects,
 )
 from integrations.db.requests import ensure_request, lock_request
+from integrations.prefect_ui.events import ledger_tag
+from tests.support.databases import migrated_engine
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -120,6 +122,27 @@ class TestCursor:
             advance_cursor(session, "intake", NOW - timedelta(hours=1), NOW)
         with sessions.begin() as session:
             assert read_cursor(session, "intake") == NOW
+
+
+class TestLedgerBorn:
+    def test_a_ledger_keeps_its_birth_and_a_new_one_at_the_same_url_has_another(
+        self, database_url: str
+    ) -> None:
+        """A sandbox restart recreates the ledger at the same URL: it must not pass for the old."""
+        with migrated_engine(database_url) as engine:
+            sessions = make_sessionmaker(engine)
+            with sessions.begin() as session:
+                born = ledger_born(session, NOW)
+            with sessions.begin() as session:
+                assert ledger_born(session, NOW + timedelta(days=3)) == born
+        with migrated_engine(database_url) as engine:
+            # Same URL, a new ledger (a sandbox restart deletes the file): it has no birth yet.
+            with engine.begin() as connection:
+                connection.execute(delete(CursorRow))
+            with make_sessionmaker(engine).begin() as session:
+                reborn = ledger_born(session, NOW + timedelta(days=1))
+        assert reborn != born
+        assert ledger_tag(database_url, reborn) != ledger_tag(database_url, born)
 
 
 class TestOutbox:
