@@ -75,7 +75,13 @@ class PrefectServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # Seen on a loaded machine: the server's shutdown outlasted 30 s. A restart
+                # is what the test is about, not a graceful one.
+                self.process.kill()
+                self.process.wait()
             self.process = None
 
     def flow_run_names(self) -> list[str]:

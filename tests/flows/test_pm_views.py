@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -65,11 +65,12 @@ def board_cells(api: str) -> list[str] | None:
     return None
 
 
-def events(api: str) -> list[dict[str, Any]]:
+def events(api: str, since: datetime) -> list[dict[str, Any]]:
+    """The request's events since `since`: the session's server holds earlier tests' MODREQ-1."""
     body = {
         "filter": {
             "resource": {"id": [f"govflow.request.{KEY}"]},
-            "occurred": {"since": (utc_now() - timedelta(hours=1)).isoformat()},
+            "occurred": {"since": since.isoformat()},
             "order": "ASC",
         },
         "limit": 50,
@@ -85,9 +86,9 @@ def journey_once(api: str, text: str) -> str | None:
     return journey if text in journey else None
 
 
-def decisions_once(api: str, count: int) -> list[dict[str, Any]] | None:
+def decisions_once(api: str, count: int, since: datetime) -> list[dict[str, Any]] | None:
     """The request's events once `count` decisions are among them."""
-    found = events(api)
+    found = events(api, since)
     return found if sum(e["event"] == "govflow.decision.recorded" for e in found) >= count else None
 
 
@@ -99,6 +100,7 @@ def test_board_journey_and_events_in_sign_off(
     prefect_api: str,
 ) -> None:
     """Progress per team, holders by name, the journey's steps and waits, decision events."""
+    started = utc_now() - timedelta(seconds=5)
     runtime = Runtime.load()
     with runtime.sessions.begin() as session:
         # The SOP registry the assessment modal offers its choices from.
@@ -144,7 +146,7 @@ def test_board_journey_and_events_in_sign_off(
     # Times on the listing experts' Bangkok clock; the clicks came seconds apart: no waits.
     assert "| when (Asia/Bangkok) | who | what | why | wait before |" in journey
 
-    found = patiently(lambda: decisions_once(prefect_api, 2))
+    found = patiently(lambda: decisions_once(prefect_api, 2, started))
     decisions = [e for e in found if e["event"] == "govflow.decision.recorded"]
     related = {r["prefect.resource.id"]: r for d in decisions for r in d["related"]}
     assert related["govflow.team.qa"]["prefect.resource.name"] == "Quality Assurance"
