@@ -300,6 +300,8 @@ def waits_of(
     start_stage: str = "RECEIVED",
 ) -> list[Wait]:
     """The wait before each step (the first has none), split on the right team's calendar."""
+    if not steps:
+        return []
     waits = [Wait()]
     stage = start_stage
     for before, step in pairwise(steps):

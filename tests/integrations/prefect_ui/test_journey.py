@@ -121,6 +121,10 @@ class TestSteps:
 
 
 class TestWaits:
+    def test_a_request_with_no_steps_yet_has_no_waits(self) -> None:
+        """A journey published before any visible step: no waits to pair with steps."""
+        assert waits_of([], None, RULES, CalendarBook(RULES)) == []
+
     def test_waits_split_into_working_off_hours_and_paused(self) -> None:
         """Hand-computed on the experts' KL calendar, QA's Dublin one, and the pause."""
         _, waits = journey()
