@@ -2,8 +2,9 @@
 
 One table, `precedent_documents` (migration 0009), holds what can be a precedent: a decided
 request (`kind` "request", `ref` its Jira key) or a numbered section of an SOP's latest
-version (`kind` "sop_section", `ref` "SOP-ID#number"). SQLite indexes it in the FTS5 table
-`precedent_fts` through triggers; PostgreSQL in a generated `search` tsvector column with a
+version (`kind` "sop_section", `ref` "SOP-ID#number"). SQLite indexes it in FTS5 tables
+through triggers, `precedent_fts` for requests and `precedent_section_fts` for sections
+(migration 0011); PostgreSQL in a generated `search` tsvector column with a
 GIN index. Terms are OR-ed (see `domain.precedents`); each backend's own relevance (bm25,
 ts_rank, length-normalised for requests) is the raw score, higher is better. Nothing here
 commits.
@@ -245,14 +246,34 @@ def _search(
             "ORDER BY score DESC, d.id LIMIT :limit"
         )
         query = " | ".join(clean)
-    else:
-        # bm25() is lower for better matches; the title counts twice the body.
+    elif kind == REQUEST:
+        # bm25() is lower for better matches; the title counts twice the body and the domain
+        # not at all: it is matched inside FTS5 (migration 0011), so that bm25 is computed
+        # for the requests of that domain only, not for every request sharing a word.
         statement = text(
             "SELECT d.id, d.kind, d.ref, d.title, d.body, d.request_type, d.domain, d.market, "
             "d.markets, d.outcome, d.produced, d.decided_at, d.sop_id, d.sop_version, d.section, "
-            "-bm25(precedent_fts, 2.0, 1.0) AS score "
+            "-bm25(precedent_fts, 2.0, 1.0, 0.0) AS score "
             "FROM precedent_fts JOIN precedent_documents d ON d.id = precedent_fts.rowid "
             "WHERE precedent_fts MATCH :query AND d.kind = :kind "
+            "AND (:domain = '' OR d.domain = :domain) "
+            "ORDER BY score DESC, d.id LIMIT :limit"
+        )
+        # The words are looked for in the title and body only, never in the domain.
+        query = "{title body} : (" + " OR ".join(f'"{t}"' for t in clean) + ")"
+        if domain:
+            quoted = domain.replace('"', '""')
+            query = f'domain : "{quoted}" AND {query}'
+    else:
+        # SOP sections have their own FTS5 index (migration 0011): a search of them does not
+        # walk the requests' posting lists.
+        statement = text(
+            "SELECT d.id, d.kind, d.ref, d.title, d.body, d.request_type, d.domain, d.market, "
+            "d.markets, d.outcome, d.produced, d.decided_at, d.sop_id, d.sop_version, d.section, "
+            "-bm25(precedent_section_fts, 2.0, 1.0) AS score "
+            "FROM precedent_section_fts "
+            "JOIN precedent_documents d ON d.id = precedent_section_fts.rowid "
+            "WHERE precedent_section_fts MATCH :query AND d.kind = :kind "
             "AND (:domain = '' OR d.domain = :domain) "
             "ORDER BY score DESC, d.id LIMIT :limit"
         )

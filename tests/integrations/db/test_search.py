@@ -48,6 +48,19 @@ def session(ledger: Engine) -> Iterator[Session]:
         yield session
 
 
+def index_first_version(session: Session) -> int:
+    """SOP_TEXT indexed as version 1 of SOP-LST-001; how many sections."""
+    return index_sop(
+        session,
+        sop_id="SOP-LST-001",
+        version=1,
+        text=SOP_TEXT,
+        domain="product_listing",
+        markets=["MY"],
+        now=NOW,
+    )
+
+
 def decided(key: str, summary: str, text: str, market: str = "MY") -> DecidedRequest:
     return DecidedRequest(
         key=key,
@@ -116,15 +129,7 @@ class TestSearch:
 
     def test_sections_of_the_latest_version_only(self, session: Session) -> None:
         """A new version replaces the old one's sections; an older one changes nothing."""
-        index_sop(
-            session,
-            sop_id="SOP-LST-001",
-            version=1,
-            text=SOP_TEXT,
-            domain="product_listing",
-            markets=["MY"],
-            now=NOW,
-        )
+        index_first_version(session)
         newer = SOP_TEXT.replace("heating element", "heating coil")
         assert (
             index_sop(
@@ -138,18 +143,7 @@ class TestSearch:
             )
             == 3
         )
-        assert (
-            index_sop(
-                session,
-                sop_id="SOP-LST-001",
-                version=1,
-                text=SOP_TEXT,
-                domain="product_listing",
-                markets=["MY"],
-                now=NOW,
-            )
-            == 0
-        )
+        assert index_first_version(session) == 0
         found = search_passages(session, ["accessories"], 5)
         assert [(p.sop_id, p.version, p.number, p.heading) for p in found] == [
             ("SOP-LST-001", 2, "5.1", "Edge cases")
@@ -228,3 +222,42 @@ class TestCatchUp:
         assert found.requests == () and found.passages == ()
         assert found.notes[0].startswith("No history yet")
         assert "SOP-CNT-001 is not in the SOP registry" in found.notes[1]
+
+
+def test_migration_0011_moves_indexed_sections_to_their_own_index(database_url: str) -> None:
+    """Sections indexed before 0011 are found after it, by the section search only; and back."""
+    from alembic import command
+
+    from integrations.db.engine import make_engine
+    from integrations.db.migrate import alembic_config, upgrade
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0010")
+        with make_sessionmaker(engine).begin() as session:
+            index_first_version(session)
+            index_request(session, decided("MODREQ-1", "Vape pods", "heating element"), NOW)
+        upgrade(engine)
+        with make_sessionmaker(engine).begin() as session:
+            found = search_passages(session, ["heating", "vape"], 5)
+            assert [p.number for p in found] == ["5.1", "5"]
+            assert [c.key for c in search_requests(session, ["heating"], 5)] == ["MODREQ-1"]
+            # Rows written after the upgrade reach their kind's index through the triggers.
+            index_request(session, decided("MODREQ-2", "Heating coils", "coil"), NOW)
+            assert {c.key for c in search_requests(session, ["heating"], 5)} == {
+                "MODREQ-1",
+                "MODREQ-2",
+            }
+        with engine.begin() as connection:
+            config = alembic_config(engine)
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0010")
+        if engine.dialect.name == "sqlite":
+            # 0009's one index over every row again: both sections and the request.
+            with engine.connect() as connection:
+                matched = connection.exec_driver_sql(
+                    "SELECT count(*) FROM precedent_fts WHERE precedent_fts MATCH 'vape'"
+                ).scalar()
+            assert matched == 3
+    finally:
+        engine.dispose()
