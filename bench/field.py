@@ -63,7 +63,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bench.__main__ import table
 from config.loader import load_rules
-from govflow.prefect_server import free_port, start_prefect_server
+from govflow.prefect_server import free_port, start_own_server
 from govflow.supervisor import SANDBOX_JIRA_TOKEN, SANDBOX_JIRA_USER, SANDBOX_SIGNING_SECRET
 from integrations.db.engine import make_reader_engine
 from integrations.db.models import EventRow, OutboxRow, RequestRow
@@ -85,6 +85,8 @@ BURNER = "import os\nos.nice(0)\nwhile True:\n    pass\n"
 DETAILS: dict[str, Any] = {}
 KEY = re.compile(r"MODREQ-\d+")
 # More runners than the serve's own, for the throughput line per runner (PostgreSQL only).
+# The Prefect server's own database: its default SQLite, or a fresh PostgreSQL database.
+PREFECT_DATABASE = os.environ.get("GOVFLOW_BENCH_FIELD_PREFECT_DATABASE", "sqlite")
 RUNNERS = [int(r) for r in os.environ.get("GOVFLOW_BENCH_FIELD_RUNNERS", "2").split(",") if r]
 
 
@@ -105,14 +107,16 @@ def run(*, quick: bool) -> list[dict[str, object]]:
     for database in databases:
         if "latency" in phases:
             say(f"field: {database}, {n} requests, 2 CPU burners")
-            loaded = latency_rows(database, walk_field(database, n, burners=2))
+            walked = walk_field(database, n, burners=2)
+            loaded = latency_rows(database, walked) + part_rows(database, walked)
             say(table(loaded))
             rows += loaded
         for size in scale if "throughput" in phases else ():
             say(f"field: {database}, {size} requests, no burners")
-            row = throughput_row(database, walk_field(database, size, burners=0))
-            say(table([row]))
-            rows.append(row)
+            walked = walk_field(database, size, burners=0)
+            row = throughput_row(database, walked)
+            say(table([row, *part_rows(database, walked)]))
+            rows += [row, *part_rows(database, walked)]
         for runners in RUNNERS if database == "postgresql" and "throughput" in phases else ():
             say(f"field: {database}, {n} requests, no burners, {runners} runners")
             result = walk_field(database, n, burners=0, runners=runners)
@@ -141,6 +145,8 @@ class FieldResult:
     max_event_wait_s: float = 0.0
     load: list[float] = field(default_factory=list)
     unmatched: int = 0
+    # Where a click's time goes: receiver ack, event recorded -> applied, effect queued -> sent.
+    parts: dict[str, list[float]] = field(default_factory=dict)
 
 
 def walk_field(database: str, n: int, *, burners: int, runners: int = 1) -> FieldResult:
@@ -192,6 +198,7 @@ def walk_field(database: str, n: int, *, burners: int, runners: int = 1) -> Fiel
         result.load = load.samples
         _latencies(result, slack, office.journal, filed_at, sessions)
         _event_waits(result, sessions)
+        _parts(result, office.journal, sessions)
         DETAILS.setdefault("walks", []).append(
             {"database": database, "burners": burners, "runners": runners, **result.__dict__}
         )
@@ -283,6 +290,34 @@ def _event_waits(result: FieldResult, sessions: sessionmaker[Any]) -> None:
     unapplied = sum(1 for row in rows if row.processed_at is None)
     result.lost = unapplied + sum(1 for w in waits if w > LOST_AFTER_S)
     result.max_event_wait_s = max(waits, default=0.0)
+
+
+def _parts(result: FieldResult, journal: Journal, sessions: sessionmaker[Any]) -> None:
+    """The legs of a click, each from its own clock: who answers, who applies, who delivers."""
+    result.parts["ack"] = [e.at - e.sent_at for e in journal.all() if e.acknowledged and e.sent_at]
+    with sessions() as session:
+        events = session.execute(
+            select(EventRow.received_at, EventRow.processed_at).where(
+                EventRow.kind != "jira_webhook", EventRow.processed_at.is_not(None)
+            )
+        ).all()
+        effects = session.execute(
+            select(OutboxRow.created_at, OutboxRow.sent_at).where(OutboxRow.sent_at.is_not(None))
+        ).all()
+    result.parts["event recorded -> applied"] = [
+        (row.processed_at - row.received_at).total_seconds() for row in events
+    ]
+    result.parts["effect queued -> sent"] = [
+        (row.sent_at - row.created_at).total_seconds() for row in effects
+    ]
+
+
+def part_rows(database: str, result: FieldResult) -> list[dict[str, object]]:
+    """One row per leg of a click: where the time between click and message goes."""
+    return [
+        {"phase": f"legs {database}", "gate": leg, "n": len(samples), **_percentiles(samples)}
+        for leg, samples in result.parts.items()
+    ]
 
 
 # --- rows ----------------------------------------------------------------------------------
@@ -397,7 +432,23 @@ def _serve(tmp: Path, database_url: str, n: int, runners: int = 1) -> Iterator[S
     _rules(tmp, n)
     with ExitStack() as stack:
         home = tmp / "prefect"
-        prefect, api_url = start_prefect_server(home, ui=False, log_path=tmp / "prefect.log")
+        prefect_env = {"PREFECT_API_LOG_RETRYABLE_ERRORS": "true"}
+        if PREFECT_DATABASE == "postgresql":
+            prefect_env["PREFECT_API_DATABASE_CONNECTION_URL"] = stack.enter_context(
+                _prefect_database()
+            )
+
+        def launch(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+            with (tmp / "prefect.log").open("ab") as log:
+                return subprocess.Popen(
+                    argv,
+                    env={**env, **prefect_env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+
+        prefect, api_url = start_own_server(home, launch, ui=False)
         stack.callback(_stop_server, prefect)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVFLOW_", "PREFECT_"))}
         env.update(
@@ -524,6 +575,24 @@ def _ledger(database: str, tmp: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def _prefect_database() -> Iterator[str]:
+    """A fresh database of the local PostgreSQL for the Prefect server (dropped afterwards)."""
+    name = f"prefect_field_{os.getpid()}_{int(time.time())}"
+    dsn = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            make_url(POSTGRES_URL)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
