@@ -24,8 +24,11 @@ Two phases per database:
     interaction, click -> next Slack message: from just before the HTTP request to the Slack
     stand-in's own time of govflow's next chat.postMessage or chat.update about that request
     (from its call log: no polling in the figure); filing -> thread root likewise. Per gate
-    p50/p95/p99/max. "lost" counts events that waited over 5 s to be applied (a trigger that
-    went missing would show there), from the ledger's received_at/processed_at.
+    p50/p95/p99/max. From the ledger's received_at/processed_at: "lost" counts events never
+    applied by the end of the walk, "late" those applied more than 5 s after they were
+    recorded (where a missing trigger would show, behind the watchdog's re-drive).
+    The "legs" rows split a click's time by who holds it: the receiver's answer (journal),
+    event recorded -> applied (ledger), effect queued -> sent (outbox).
 (b) throughput, without the burners: requests/min and gates/s from the first filing to the
     last DONE, and click -> next message p95 while all N move at once.
 The baseline (`../shared/bench/prefect_hitl_baseline.py --throughput N --poll 1`) runs in the
@@ -33,6 +36,12 @@ same command on its own Prefect server, after govflow has stopped.
 
 Targets (issue 10): under load max < 5 s, p99 < 1.5 s, 0 lost; throughput >= 10x the
 baseline's requests/min with p95 < 1.5 s.
+
+The bench's Prefect server keeps its state in a database of the ledger's kind: SQLite with a
+SQLite ledger (the embedded default of `govflow serve`), a fresh PostgreSQL database with a
+PostgreSQL ledger (production, DESIGN decision 9). GOVFLOW_BENCH_FIELD_PREFECT_DATABASE=
+sqlite|postgresql forces one; GOVFLOW_BENCH_FIELD_WORKERS sets the runner's
+GOVFLOW_ADVANCE_WORKERS.
 """
 
 from __future__ import annotations
@@ -78,15 +87,16 @@ BASELINE = Path(
     os.environ.get("GOVFLOW_BENCH_BASELINE", ROOT.parent / "shared/bench/prefect_hitl_baseline.py")
 )
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-LOST_AFTER_S = 5.0
+LATE_AFTER_S = 5.0
 WALK_TIMEOUT_S = 900.0
 MESSAGE_METHODS = ("chat.postMessage", "chat.update")
 BURNER = "import os\nos.nice(0)\nwhile True:\n    pass\n"
 DETAILS: dict[str, Any] = {}
 KEY = re.compile(r"MODREQ-\d+")
 # More runners than the serve's own, for the throughput line per runner (PostgreSQL only).
-# The Prefect server's own database: its default SQLite, or a fresh PostgreSQL database.
-PREFECT_DATABASE = os.environ.get("GOVFLOW_BENCH_FIELD_PREFECT_DATABASE", "sqlite")
+# The Prefect server's own database: by default the ledger's kind (the embedded default is
+# SQLite for both; production is PostgreSQL for both, DESIGN decision 9), or forced to one.
+PREFECT_DATABASE = os.environ.get("GOVFLOW_BENCH_FIELD_PREFECT_DATABASE", "")
 RUNNERS = [int(r) for r in os.environ.get("GOVFLOW_BENCH_FIELD_RUNNERS", "2").split(",") if r]
 
 
@@ -142,6 +152,7 @@ class FieldResult:
     gates: int
     latencies: dict[str, list[float]] = field(default_factory=dict)
     lost: int = 0
+    late: int = 0
     max_event_wait_s: float = 0.0
     load: list[float] = field(default_factory=list)
     unmatched: int = 0
@@ -158,7 +169,8 @@ def walk_field(database: str, n: int, *, burners: int, runners: int = 1) -> Fiel
         else:
             stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         url = stack.enter_context(_ledger(database, tmp))
-        served = stack.enter_context(_serve(tmp, url, n, runners))
+        prefect_database = PREFECT_DATABASE or database
+        served = stack.enter_context(_serve(tmp, url, n, runners, prefect_database))
         engine = make_reader_engine(url)
         stack.callback(engine.dispose)
         sessions = sessionmaker(engine)
@@ -275,7 +287,7 @@ def _sample(result: FieldResult, gate: str, message: float | None, start: float)
 
 
 def _event_waits(result: FieldResult, sessions: sessionmaker[Any]) -> None:
-    """Events applied later than LOST_AFTER_S after they were recorded, and the longest wait."""
+    """Events never applied, those applied later than LATE_AFTER_S, and the longest wait."""
     with sessions() as session:
         rows = session.execute(
             select(EventRow.received_at, EventRow.processed_at).where(
@@ -288,7 +300,8 @@ def _event_waits(result: FieldResult, sessions: sessionmaker[Any]) -> None:
         if row.processed_at is not None
     ]
     unapplied = sum(1 for row in rows if row.processed_at is None)
-    result.lost = unapplied + sum(1 for w in waits if w > LOST_AFTER_S)
+    result.lost = unapplied
+    result.late = sum(1 for w in waits if w > LATE_AFTER_S)
     result.max_event_wait_s = max(waits, default=0.0)
 
 
@@ -335,6 +348,7 @@ def latency_rows(database: str, result: FieldResult) -> list[dict[str, object]]:
                 "n": len(samples),
                 **_percentiles(samples),
                 "lost": result.lost if gate == "all clicks" else None,
+                "late": result.late if gate == "all clicks" else None,
                 "load_1m": max(result.load, default=None) if gate == "all clicks" else None,
             }
         )
@@ -354,6 +368,7 @@ def throughput_row(database: str, result: FieldResult) -> dict[str, object]:
         "p95_s": clicks["p95_s"],
         "max_s": clicks["max_s"],
         "lost": result.lost,
+        "late": result.late,
     }
 
 
@@ -421,7 +436,9 @@ class Served:
 
 
 @contextmanager
-def _serve(tmp: Path, database_url: str, n: int, runners: int = 1) -> Iterator[Served]:
+def _serve(
+    tmp: Path, database_url: str, n: int, runners: int = 1, prefect_database: str = "sqlite"
+) -> Iterator[Served]:
     """`govflow serve` with its stand-ins, on a Prefect server of its own, until the block ends.
 
     The Prefect server is started here on a free port and given to serve in PREFECT_API_URL,
@@ -433,7 +450,7 @@ def _serve(tmp: Path, database_url: str, n: int, runners: int = 1) -> Iterator[S
     with ExitStack() as stack:
         home = tmp / "prefect"
         prefect_env = {"PREFECT_API_LOG_RETRYABLE_ERRORS": "true"}
-        if PREFECT_DATABASE == "postgresql":
+        if prefect_database == "postgresql":
             prefect_env["PREFECT_API_DATABASE_CONNECTION_URL"] = stack.enter_context(
                 _prefect_database()
             )
@@ -463,6 +480,8 @@ def _serve(tmp: Path, database_url: str, n: int, runners: int = 1) -> Iterator[S
                 "DO_NOT_TRACK": "1",
             }
         )
+        if workers := os.environ.get("GOVFLOW_BENCH_FIELD_WORKERS"):
+            env["GOVFLOW_ADVANCE_WORKERS"] = workers
         log = tmp / "serve.log"
         process = stack.enter_context(_process(["serve"], env, log))
         jira = _printed(log, re.compile(r"Jira stand-in at (http://\S+)"), process)
