@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -98,6 +99,31 @@ class TestJourneyEvents:
         assert breach["payload"]["threshold"] == 1.0
         # Internal receipts stay in the audit table.
         assert not any("webhook" in n or "effect" in n for n in names)
+
+    def test_two_publishers_at_once_send_each_event_once(
+        self, pipeline_env: dict[str, str], prefect_api: str, ledger: Engine
+    ) -> None:
+        """The runner, intake and the watchdog publish from their own processes, at once.
+
+        Without one publisher at a time both read the same mark and send the same events: a
+        SQLite Prefect server then fails the flush and drops the batch.
+        """
+        intake()  # publishes what intake did
+        runtime = Runtime.load()
+        sweep_due(runtime.sessions, runtime.rules, utc_now() + timedelta(days=60))
+        start = threading.Barrier(2)
+        sent: list[int] = []
+
+        def publish() -> None:
+            start.wait()
+            sent.append(emit_new_events(runtime))
+
+        publishers = [threading.Thread(target=publish) for _ in range(2)]
+        for publisher in publishers:
+            publisher.start()
+        for publisher in publishers:
+            publisher.join(timeout=60)
+        assert sorted(sent)[0] == 0 and sorted(sent)[1] >= 2, sent  # a warning and a breach
 
     def test_intake_publishes_the_board_and_each_journey(
         self, pipeline_env: dict[str, str], prefect_api: str, ledger: Engine
