@@ -104,8 +104,8 @@ SLOW_FILES = {
     "tests/integrations/slack/test_gateway.py": "the Slack client against the stand-in",
     "tests/integrations/db/test_concurrent_migrations.py": "migrating from several processes",
     "tests/integrations/test_delivery_lease.py": "delivery from killed processes",
-    "tests/test_dispatch.py": "dispatcher threads waiting on the ledger",
-    "tests/test_prefect_server.py": "starts a Prefect server",
+    "tests/govflow/test_dispatch.py": "dispatcher threads waiting on the ledger",
+    "tests/govflow/test_prefect_server.py": "starts a Prefect server",
 }
 
 

@@ -25,7 +25,7 @@ from integrations.db.events import record_event
 from integrations.db.requests import ensure_request, lock_request
 from sandbox.jira_server import JiraSandbox
 from sandbox.slack.sandbox import SlackSandbox
-from tests.test_clocks_usecase import CHLOE
+from tests.govflow.test_clocks_usecase import CHLOE
 
 pytestmark = pytest.mark.prefect
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from govflow.digest import DIGEST_KEY, send_weekly_digest
 from govflow.runtime import Runtime
 from sandbox.slack.sandbox import SlackSandbox
-from tests.test_report import fill, utc
+from tests.govflow.test_report import fill, utc
 
 pytestmark = pytest.mark.prefect
 GOVERNANCE = "C0GV00001"

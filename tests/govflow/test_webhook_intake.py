@@ -12,7 +12,7 @@ from govflow.intake import IntakeContext
 from govflow.webhook_intake import Delivery, take_comment, take_issue
 from integrations.db.events import record_event
 from integrations.db.models import AuditRow, EventRow, RequestRow
-from tests.test_advance import KEY, REQUESTER, ticket
+from tests.govflow.test_advance import KEY, REQUESTER, ticket
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 # The complete review-standard change of the advance tests, filed by Chloe.

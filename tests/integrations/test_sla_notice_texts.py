@@ -10,7 +10,7 @@ from domain.sla_words import sla_headline, wall_clock
 from domain.stages import Stage
 from integrations.jira.notices import sla_comment
 from integrations.slack.notices import sla_reminder, sla_to_channel, sla_to_lead
-from tests.test_clocks_usecase import make_rules
+from tests.govflow.test_clocks_usecase import make_rules
 
 RULES = make_rules()
 DUE = datetime(2026, 12, 3, 9, 0, tzinfo=UTC).astimezone(ZoneInfo("Asia/Kuala_Lumpur"))

@@ -22,7 +22,7 @@ Security (item 4): forged and stale signatures in test_slack_receiver.py::TestSi
 test_jira_webhooks.py::TestSignature and, fuzzed, TestForgedSignatures here; replays in
 test_replay.py; clicks and modal
 submissions by people not entitled in test_unentitled_stateful.py; SQL through bound
-parameters in tests/test_sql_bound_parameters.py.
+parameters in tests/architecture/test_sql_bound_parameters.py.
 """
 
 from __future__ import annotations

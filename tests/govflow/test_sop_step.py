@@ -1,9 +1,10 @@
 """The SOP update step through the ledger: from a Jira ticket to a published, announced version.
 
-Driver-style like tests/test_advance.py: tickets are recorded and routed, events recorded as the
-receiver would, and `advance_request` applies them. That published versions cannot be changed
-afterwards is the registry's own guarantee, tested in tests/integrations/db/test_sops.py
-(`TestImmutability`: UPDATE and DELETE refused by trigger on both backends).
+Driver-style like tests/govflow/test_advance.py: tickets are recorded and routed, events
+recorded as the receiver would, and `advance_request` applies them. That published versions
+cannot be changed afterwards is the registry's own guarantee, tested in
+tests/integrations/db/test_sops.py (`TestImmutability`: UPDATE and DELETE refused by trigger on
+both backends).
 """
 
 from __future__ import annotations

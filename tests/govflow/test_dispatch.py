@@ -30,8 +30,8 @@ from integrations.db.engine import make_sessionmaker
 from integrations.db.events import record_event
 from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
 from integrations.db.pending import has_pending_work, requests_with_pending_work
+from tests.govflow.test_advance import ticket
 from tests.support.databases import migrated_engine, postgres_schema_url
-from tests.test_advance import ticket
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)

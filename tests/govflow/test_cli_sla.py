@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from config.loader import load_rules
 from config.settings import DEFAULT_RULES
 from govflow.cli_sla import sla_app
-from tests.test_clocks_usecase import World
+from tests.govflow.test_clocks_usecase import World
 
 # Tuesday 1 December 2026, 10:00 in Bangkok, where the listing experts work.
 T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)

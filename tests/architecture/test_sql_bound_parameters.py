@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = ("domain", "integrations", "govflow", "tasks", "flows", "config")
 # (module path, enclosing function) -> why the string-built SQL there is safe.
 ALLOWED: dict[tuple[str, str], str] = {
