@@ -37,8 +37,8 @@ from integrations.db.events import record_event
 from integrations.db.models import EventRow, OutboxRow, RequestRow
 from sandbox.jira_server import JiraSandbox
 from sandbox.slack.sandbox import SlackSandbox
+from tests.govflow.test_advance import ticket
 from tests.support.stand_ins import govflow_environment
-from tests.test_advance import ticket
 
 pytestmark = pytest.mark.prefect
 T = TypeVar("T")
