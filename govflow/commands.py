@@ -20,8 +20,8 @@ from govflow.decisions import MAX_REASON, who
 from integrations.db.audit import record_audit
 from integrations.db.delegations import add_delegation
 from integrations.db.requests import find_request
-from integrations.slack.cards import status_text
-from integrations.slack.interactions import SlashCommand
+from integrations.slack.request_status import status_text
+from integrations.slack.slash_command import SlashCommand
 
 # An out-of-office longer than a year is a typo, not a sabbatical govflow should honour.
 MAX_OOO = timedelta(days=366)

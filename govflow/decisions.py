@@ -29,12 +29,9 @@ from integrations.db.models import RequestRow
 from integrations.db.requests import find_request
 from integrations.db.sops import list_sops
 from integrations.slack import modals
-from integrations.slack.interactions import (
-    ActionId,
-    ButtonClick,
-    ModalSubmission,
-    ensure_current,
-)
+from integrations.slack.action_ids import ActionId
+from integrations.slack.interaction_events import ensure_current
+from integrations.slack.interaction_parsing import ButtonClick, ModalSubmission
 from integrations.slack.precedents import kept_precedents
 
 # What a refusal's audit record and the person's message may quote of a reason.

@@ -41,19 +41,14 @@ from integrations.db.models import RequestRow
 from integrations.db.outbox import enqueue_effect
 from integrations.delivery import EffectKind
 from integrations.jira.notices import jira_comment
+from integrations.slack.approval_card import approval_view, render_approval_card
+from integrations.slack.assignment_card import assignment_view, render_assignment_card
 from integrations.slack.blocks import render_request_root
-from integrations.slack.cards import (
-    approval_view,
-    assignment_view,
-    render_approval_card,
-    render_assignment_card,
-    render_sop_announcement,
-    render_sop_update_card,
-    request_card_from_state,
-    sop_update_view,
-)
 from integrations.slack.notices import thread_reply
 from integrations.slack.precedents import kept_precedents
+from integrations.slack.root_card import request_card_from_state
+from integrations.slack.sop_announcement import render_sop_announcement
+from integrations.slack.sop_update_card import render_sop_update_card, sop_update_view
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Bolt calls these listeners once `integrations.slack.receiver` has verified the signature
 and admitted the body. Each one parses the payload into our own values
-(`integrations.slack.interactions`), resolves the person (`identity`), calls a use case
+(`integrations.slack.interaction_parsing`), resolves the person (`identity`), calls a use case
 (`govflow.decisions`, `govflow.commands`, `govflow.training`) in one ledger transaction,
 and answers: the ack (with the modal's errors, or a slash command's text), then, off the
 request's thread, the modal to open or an ephemeral message (`integrations.slack.answers`)
@@ -44,18 +44,11 @@ from integrations.db.audit import record_audit, record_trigger_failure
 from integrations.follow_ups import FollowUps
 from integrations.slack.answers import confirmation, respond, tell
 from integrations.slack.identity import IdentityResolver, JiraAccounts
-from integrations.slack.interactions import (
-    USAGE,
-    ButtonClick,
-    ModalSubmission,
-    SlashKind,
-    SubmissionErrors,
-    event_from_click,
-    event_from_submission,
-    parse_interaction,
-    parse_slash_command,
-)
+from integrations.slack.interaction_events import event_from_click, event_from_submission
+from integrations.slack.interaction_parsing import ButtonClick, ModalSubmission, parse_interaction
+from integrations.slack.modal_inputs import SubmissionErrors
 from integrations.slack.port import SlackPort
+from integrations.slack.slash_command import USAGE, SlashKind, parse_slash_command
 from integrations.slack.training import is_training_click, parse_training_click
 
 log = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ from integrations.db.training import (
     save_case,
 )
 from integrations.delivery import EffectKind
-from integrations.slack.cards import render_sop_update_card, sop_update_view
+from integrations.slack.sop_update_card import render_sop_update_card, sop_update_view
 from integrations.slack.training import (
     ANSWER,
     TrainingClick,

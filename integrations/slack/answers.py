@@ -13,7 +13,7 @@ from http.client import HTTPException
 from slack_sdk.webhook import WebhookClient
 
 from domain.errors import SlackError
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from integrations.slack.port import SlackPort
 
 log = logging.getLogger(__name__)

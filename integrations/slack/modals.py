@@ -3,8 +3,8 @@
 Each modal's `callback_id` is the `ActionId` of the button that opens it, and its
 `private_metadata` (`modal_metadata`) ties the submission back to the request, round, team
 and the card it was opened from (Slack does not say which message a modal came from). Input
-block ids are `InputId`s, which `interactions.event_from_submission` reads and under which
-its `SubmissionErrors` are shown.
+block ids are `InputId`s, which `interaction_events.event_from_submission` reads and under
+which `modal_inputs.SubmissionErrors` are shown.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from domain.assessment import MAX_SOPS, MAX_TEXT, Assessment, Recommendation, Ri
 from domain.lifecycle import RequestState, SopConflict, SopDraft
 from domain.precedents import Precedents
 from domain.sop import edit_template, section_headings
+from integrations.slack.action_ids import ActionId, InputId, modal_metadata
 from integrations.slack.blocks import (
     clip,
     clip_mrkdwn,
@@ -39,7 +40,7 @@ from integrations.slack.blocks import (
     plain_text,
     units,
 )
-from integrations.slack.interactions import ActionId, ButtonClick, InputId, modal_metadata
+from integrations.slack.interaction_parsing import ButtonClick
 from integrations.slack.precedents import precedent_blocks
 
 # Slack: a select offers at most 100 options, or 100 groups of at most 100 options; an option

@@ -55,8 +55,6 @@ LONG: dict[str, str] = {
     "domain/lifecycle.py": "the state machine: events, state and apply; the SOP steps could go",
     "domain/sop.py": "SOP documents: sections, proposed-change grammar, drafts; one format",
     "domain/entitlement.py": "who may do what, with the reasons worded; barely over",
-    "integrations/slack/cards.py": "views and Block Kit of four cards; one file per card later",
-    "integrations/slack/interactions.py": "parsing every Slack payload kind; one per kind later",
     "integrations/slack/modals.py": "the assessment, question and SOP edit modals; barely over",
 }
 

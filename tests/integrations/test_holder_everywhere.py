@@ -17,7 +17,8 @@ from govflow.advance import holder_of
 from govflow.effects import EffectContext
 from govflow.intake import request_card
 from integrations.db.models import RequestRow
-from integrations.slack.cards import request_card_from_state, status_text
+from integrations.slack.request_status import status_text
+from integrations.slack.root_card import request_card_from_state
 from tests.domain.test_lifecycle import ELENA, GRACE, HANNAH, MARCO, PRIYA, QUORUMS, TOMAS, Flow
 from tests.domain.test_lifecycle import make_rules as lifecycle_rules
 

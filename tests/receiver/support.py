@@ -18,12 +18,8 @@ from domain.assessment import Assessment, Recommendation, Risk
 from domain.lifecycle import Claim, Event, RequestState, SubmitAssessment, apply, begin
 from domain.people import Person
 from integrations.db.models import AuditRow, DelegationRow, EventRow, RequestRow
-from integrations.slack.cards import (
-    approval_view,
-    assignment_view,
-    render_approval_card,
-    render_assignment_card,
-)
+from integrations.slack.approval_card import approval_view, render_approval_card
+from integrations.slack.assignment_card import assignment_view, render_assignment_card
 from sandbox.jira_server import JiraSandbox
 from sandbox.slack.sandbox import SlackSandbox
 from sandbox.slack.seed import EXAMPLE_WORKSPACE, UserSeed

@@ -23,19 +23,21 @@ from domain.entitlement import Delegation
 from domain.lifecycle import RequestState
 from domain.people import Person
 from domain.signoff import TeamState, Verdict
-from integrations.slack.blocks import RequestCard, render_request_root, safe_url
-from integrations.slack.cards import (
+from integrations.slack.approval_card import (
     ApprovalView,
-    AssignmentView,
     DecisionLine,
     DelegateButton,
     approval_view,
-    assignment_view,
     render_approval_card,
-    render_assignment_card,
-    request_card_from_state,
 )
+from integrations.slack.assignment_card import (
+    AssignmentView,
+    assignment_view,
+    render_assignment_card,
+)
+from integrations.slack.blocks import RequestCard, render_request_root, safe_url
 from integrations.slack.interactions import ActionId
+from integrations.slack.root_card import request_card_from_state
 from sandbox.slack.blocks import block_problems
 from tests.domain.test_lifecycle import (
     DANIEL,

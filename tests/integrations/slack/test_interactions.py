@@ -26,12 +26,8 @@ from domain.lifecycle import AskRequester, Claim, Decide, SubmitAssessment
 from domain.people import Person
 from domain.signoff import Verdict
 from domain.stages import Stage
-from integrations.slack.cards import (
-    approval_view,
-    assignment_view,
-    render_approval_card,
-    render_assignment_card,
-)
+from integrations.slack.approval_card import approval_view, render_approval_card
+from integrations.slack.assignment_card import assignment_view, render_assignment_card
 from integrations.slack.interactions import (
     USAGE,
     ActionId,

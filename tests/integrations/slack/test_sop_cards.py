@@ -9,13 +9,7 @@ import pytest
 from domain.errors import InvalidTransition
 from domain.lifecycle import EditDraft, PublishSop, SendBack, SopDraft
 from domain.sop import ChangeKind, content_hash
-from integrations.slack.cards import (
-    approval_view,
-    render_approval_card,
-    render_sop_announcement,
-    render_sop_update_card,
-    sop_update_view,
-)
+from integrations.slack.approval_card import approval_view, render_approval_card
 from integrations.slack.interactions import (
     ActionId,
     InputId,
@@ -25,6 +19,8 @@ from integrations.slack.interactions import (
     event_from_submission,
 )
 from integrations.slack.modals import modal_for_click, sop_edit_modal
+from integrations.slack.sop_announcement import render_sop_announcement
+from integrations.slack.sop_update_card import render_sop_update_card, sop_update_view
 from tests.domain.test_lifecycle import ELENA, T0, Flow
 from tests.domain.test_lifecycle_sop import CHANGE, SOP, V1, signed_off, version
 from tests.integrations.slack.test_cards import all_text, buttons, slack_problems
