@@ -93,10 +93,10 @@ MESSAGE_METHODS = ("chat.postMessage", "chat.update")
 BURNER = "import os\nos.nice(0)\nwhile True:\n    pass\n"
 DETAILS: dict[str, Any] = {}
 KEY = re.compile(r"MODREQ-\d+")
-# More runners than the serve's own, for the throughput line per runner (PostgreSQL only).
 # The Prefect server's own database: by default the ledger's kind (the embedded default is
 # SQLite for both; production is PostgreSQL for both, DESIGN decision 9), or forced to one.
 PREFECT_DATABASE = os.environ.get("GOVFLOW_BENCH_FIELD_PREFECT_DATABASE", "")
+# More runners than the serve's own, for the throughput line per runner (PostgreSQL only).
 RUNNERS = [int(r) for r in os.environ.get("GOVFLOW_BENCH_FIELD_RUNNERS", "2").split(",") if r]
 
 
