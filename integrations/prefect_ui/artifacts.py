@@ -42,9 +42,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.rules import Rules
-from govflow.clocks import CalendarBook
 from govflow.runtime import Runtime, utc_now
 from govflow.schedules import keep_watchdog_scheduled
+from integrations.calendars import CalendarBook
 from integrations.db.audit import audit_trail
 from integrations.db.models import IdentityRow, RequestRow, SlaClockRow
 from integrations.prefect_ui.board import (

@@ -33,7 +33,8 @@ from domain.lifecycle import RequestState
 from domain.signoff import TeamState
 from domain.sla import SlaClock, counted_time, target_time
 from domain.stages import TERMINAL, Stage
-from govflow.clocks import CalendarBook, wall_clock_text
+from govflow.clock_text import wall_clock_text
+from integrations.calendars import CalendarBook
 from integrations.db.clocks import PAUSED, RUNNING
 from integrations.db.models import RequestRow, SlaClockRow
 from integrations.slack.blocks import STAGE_LABELS

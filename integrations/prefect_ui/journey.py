@@ -29,7 +29,8 @@ from domain.entitlement import team_label
 from domain.lifecycle import RequestState
 from domain.people import Person
 from domain.stages import Stage
-from govflow.clocks import CalendarBook, wall_clock_text
+from govflow.clock_text import wall_clock_text
+from integrations.calendars import CalendarBook
 from integrations.db.models import AuditRow
 from integrations.prefect_ui.board import age_text, cell, link
 from integrations.slack.blocks import STAGE_LABELS

@@ -27,9 +27,9 @@ MAX_LINES = 500
 # (importing module, imported module): why it is still allowed.
 _SANDBOX = "`govflow serve --sandbox` starts the stand-ins; to move to a sandbox entry point"
 _RUNTIME = "Prefect UI publishers take the Runtime; publishing is a use case and moves to govflow/"
-_CALENDARS = (
-    "CalendarBook and wall_clock_text, re-exported by govflow.clocks; they live in "
-    "integrations/calendars.py and govflow/clock_text.py (wall_clock: domain/sla_words.py) now"
+_WALL_CLOCK = (
+    "wall_clock_text lives in govflow/clock_text.py; to import domain/sla_words.wall_clock "
+    "with the calendar's local time instead"
 )
 KNOWN: dict[tuple[str, str], str] = {
     ("govflow/prefect_server.py", "sandbox/server.py"): _SANDBOX,
@@ -45,9 +45,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("integrations/prefect_ui/artifacts.py", "govflow/schedules.py"): (
         "publishing changes brings the watchdog's next run forward; a use case, for govflow/"
     ),
-    ("integrations/prefect_ui/artifacts.py", "govflow/clocks.py"): _CALENDARS,
-    ("integrations/prefect_ui/board.py", "govflow/clocks.py"): _CALENDARS,
-    ("integrations/prefect_ui/journey.py", "govflow/clocks.py"): _CALENDARS,
+    ("integrations/prefect_ui/board.py", "govflow/clock_text.py"): _WALL_CLOCK,
+    ("integrations/prefect_ui/journey.py", "govflow/clock_text.py"): _WALL_CLOCK,
 }
 _SPLIT_LATER = "touched by several people at once this turn; to split when it is quiet"
 # Production modules over MAX_LINES: why each is still one file.
