@@ -61,7 +61,7 @@ def _evaluate(data: EvalSet, distractors: int) -> list[dict[str, object]]:
         rank_passages,
         rank_requests,
     )
-    from domain.sop import numbered_sections
+    from domain.sop_sections import numbered_sections
 
     model = _model()
     past_text = [f"{p['summary']}\n{p['description']}" for p in data.past]

@@ -125,12 +125,9 @@ from domain.signoff import (
     tally,
 )
 from domain.sla import UtcDateTime
-from domain.sop import (
-    SopVersion,
-    draft_from_change,
-    parse_proposed_change,
-    revise_text,
-)
+from domain.sop import SopVersion
+from domain.sop_change import parse_proposed_change
+from domain.sop_draft import draft_from_change, revise_text
 from domain.sop_merge import Conflict, rebase
 from domain.stages import TERMINAL, Stage, check_transition
 from domain.waiting import TeamProgress

@@ -14,7 +14,8 @@ from domain.people import Person
 from domain.rules import RejectOutcome, Rules
 from domain.signoff import Decision, SignoffTeam, tally
 from domain.sla import UtcDateTime
-from domain.sop import Draft, SopVersion, content_hash
+from domain.sop import SopVersion, content_hash
+from domain.sop_draft import Draft
 from domain.sop_merge import render_diff
 from domain.stages import STAGES, TERMINAL, TRANSITIONS, Stage, Turn
 from domain.teams import eligible_roster, team_label

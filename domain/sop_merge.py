@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.sop import Draft, SopVersion, content_hash, normalize_text
+from domain.sop import SopVersion, content_hash, normalize_text
+from domain.sop_draft import Draft
 
 
 class _Side(Enum):

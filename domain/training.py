@@ -27,7 +27,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain.calendar import BusinessCalendar
-from domain.sop import normalize_text, numbered_sections
+from domain.sop import normalize_text
+from domain.sop_sections import numbered_sections
 
 MAX_SENTENCES = 4
 SENTENCE_CHARS = 300

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.precedents import Outcome, PassageCandidate, RequestCandidate
-from domain.sop import numbered_sections
+from domain.sop_sections import numbered_sections
 from integrations.db.types import UtcDateTime
 
 REQUEST = "request"

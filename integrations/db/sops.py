@@ -4,8 +4,9 @@ Versions are only ever added: there is no function here that updates or deletes 
 the database refuses UPDATE and DELETE on `sop_versions` by trigger (migration 0002).
 "Latest" is the highest version number, the one a new draft must be based on; "current on
 a date" is the latest version whose effective date has come, the one reviewers apply.
-Effective dates never decrease from one version to the next (`domain.sop.plan_publication`),
-so the two orders agree. Nothing here commits: the caller owns the transaction.
+Effective dates never decrease from one version to the next
+(`domain.sop_publication.plan_publication`), so the two orders agree. Nothing here
+commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from domain.errors import UnknownSop
-from domain.sop import SopMeta, SopVersion, content_hash, normalize_text, plan_publication
+from domain.sop import SopMeta, SopVersion, content_hash, normalize_text
+from domain.sop_publication import plan_publication
 from integrations.db.models import SopRow, SopVersionRow
 from integrations.db.upsert import insert_ignore
 

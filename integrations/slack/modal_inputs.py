@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from domain.assessment import MAX_SOPS, MAX_TEXT, Assessment, Recommendation, Risk
 from domain.errors import PayloadInvalid, ProposedChangeInvalid
 from domain.people import Person
-from domain.sop import parse_proposed_change
+from domain.sop_change import parse_proposed_change
 from integrations.slack.action_ids import InputId
 from integrations.slack.payload_fields import SOP_ID, as_mapping, bounded, first_error, show
 from integrations.text import clean_text

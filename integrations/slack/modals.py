@@ -30,7 +30,8 @@ from slack_sdk.models.views import View
 from domain.assessment import MAX_SOPS, MAX_TEXT, Assessment, Recommendation, Risk
 from domain.lifecycle import RequestState, SopConflict, SopDraft
 from domain.precedents import Precedents
-from domain.sop import edit_template, section_headings
+from domain.sop_draft import edit_template
+from domain.sop_sections import section_headings
 from integrations.slack.action_ids import ActionId, InputId, modal_metadata
 from integrations.slack.blocks import (
     clip,

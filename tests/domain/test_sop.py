@@ -7,18 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from domain.errors import ProposedChangeInvalid, PublicationRefused, StaleBase
-from domain.sop import (
-    ChangeKind,
-    Draft,
-    SopVersion,
-    content_hash,
-    draft_from_change,
-    normalize_text,
-    parse_proposed_change,
-    plan_publication,
-    section_headings,
-    signoff_still_valid,
-)
+from domain.sop import SopVersion, content_hash, normalize_text, signoff_still_valid
+from domain.sop_change import ChangeKind, parse_proposed_change
+from domain.sop_draft import Draft, draft_from_change
+from domain.sop_publication import plan_publication
+from domain.sop_sections import section_headings
 
 BASE = """\
 # SOP-LST-001 Prohibited items

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.sop import SopVersion, content_hash, draft_from_change
+from domain.sop import SopVersion, content_hash
+from domain.sop_draft import draft_from_change
 from domain.sop_merge import Conflict, Rebased, rebase, rebase_draft, render_diff
 
 BASE = "".join(f"line {i}\n" for i in range(1, 21))

@@ -8,7 +8,8 @@ import pytest
 
 from domain.errors import InvalidTransition
 from domain.lifecycle import EditDraft, PublishSop, SendBack, SopDraft
-from domain.sop import ChangeKind, content_hash
+from domain.sop import content_hash
+from domain.sop_change import ChangeKind
 from integrations.slack.approval_card import approval_view, render_approval_card
 from integrations.slack.interactions import (
     ActionId,
