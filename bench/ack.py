@@ -51,7 +51,7 @@ from govflow.prefect_server import free_port
 from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.db.migrate import upgrade
 from integrations.db.models import RequestRow
-from integrations.slack.cards import approval_view, render_approval_card
+from integrations.slack.approval_card import approval_view, render_approval_card
 from sandbox.faults import Fault, FaultKind
 from sandbox.slack.sandbox import RemoteSlackSandbox
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
