@@ -64,7 +64,7 @@ from govflow.runtime import dispose_engines
 from govflow.startup import prepare_ledger
 from integrations.db.engine import make_engine, make_sessionmaker
 from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from reliability.people import settled
 from sandbox.jira.seed import EXAMPLE_ISSUES
 from sandbox.jira_server import JiraSandbox

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from integrations.slack.interactions import OPENS_MODAL, ButtonClick, parse_interaction
+from integrations.slack.action_ids import OPENS_MODAL
+from integrations.slack.interaction_parsing import ButtonClick, parse_interaction
 from reliability.people import Interaction
 
 JIRA_REF = re.compile(r"govflow ref ([0-9a-f]{16})")

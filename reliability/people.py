@@ -26,7 +26,7 @@ from domain.signoff import required_approvals
 from domain.stages import Stage
 from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
 from integrations.db.outbox import PENDING
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from sandbox.slack.interactivity import Delivery
 from sandbox.slack.sandbox import SlackSandbox
 from sandbox.slack.state import View

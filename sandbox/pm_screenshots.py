@@ -211,7 +211,7 @@ def people(slack: SlackSandbox) -> Iterator[Clicks]:
 
 def walk_to_signoff(clicks: Clicks) -> None:
     """An expert claims and assesses MODREQ-1; one QA and one BPO approver approve."""
-    from integrations.slack.interactions import ActionId
+    from integrations.slack.action_ids import ActionId
 
     expert = "U0EX00003"  # Listing Experts' lead
     clicks.click("assignment:0", ActionId.CLAIM, expert)

@@ -12,7 +12,7 @@ What happens to one request from Slack, in order:
    `/govflow`), with every value Bolt reads type-checked, so no input makes Bolt raise;
    anything else is a 400 and an audit record `payload_refused`.
 3. Bolt routes it to the listeners govflow registered (`govflow.slack_handlers`), which
-   parse it (`integrations.slack.interactions`), call the use case (`govflow.decisions`,
+   parse it (`integrations.slack.interaction_parsing`), call the use case (`govflow.decisions`,
    `govflow.commands`) and answer (`integrations.slack.answers`).
 Bolt runs in HTTP mode behind `SlackEndpoint` or in Socket Mode (`socket_mode_handler`);
 the listeners are the same.

@@ -23,7 +23,7 @@ from domain.stages import Stage
 from flows.intake import intake
 from govflow.runtime import Runtime, utc_now
 from govflow.sop_import import import_sops
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from sandbox.jira_server import JiraSandbox
 from sandbox.server import ThreadedServer
 from sandbox.slack.sandbox import SlackSandbox

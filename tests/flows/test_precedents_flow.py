@@ -21,7 +21,7 @@ from govflow.runtime import Runtime, utc_now
 from govflow.sop_import import import_sops
 from integrations.db.engine import make_sessionmaker
 from integrations.db.models import AuditRow, OutboxRow, RequestRow
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from sandbox.jira.seed import (
     AFFECTED_SOP,
     BUSINESS_JUSTIFICATION,

@@ -30,7 +30,7 @@ from govflow.sop_import import import_sops
 from integrations.db.engine import make_sessionmaker
 from integrations.db.models import EventRow, OutboxRow, RequestRow
 from integrations.db.sops import latest_versions
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from sandbox.jira_server import JiraSandbox
 from sandbox.server import ThreadedServer
 from sandbox.slack.sandbox import SlackSandbox

@@ -129,19 +129,19 @@ def publish_with_examples(pipeline: Pipeline, effective: date | None = None) -> 
 
 
 def _assess() -> Any:
-    from integrations.slack.interactions import ActionId
+    from integrations.slack.action_ids import ActionId
 
     return ActionId.ASSESS
 
 
 def _approve() -> Any:
-    from integrations.slack.interactions import ActionId
+    from integrations.slack.action_ids import ActionId
 
     return ActionId.APPROVE
 
 
 def _publish() -> Any:
-    from integrations.slack.interactions import ActionId
+    from integrations.slack.action_ids import ActionId
 
     return ActionId.SOP_PUBLISH
 

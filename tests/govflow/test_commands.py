@@ -13,7 +13,7 @@ from domain.people import Person
 from domain.rules import Rules
 from govflow.commands import ooo_dates, out_of_office, status
 from integrations.db.models import AuditRow, DelegationRow
-from integrations.slack.interactions import SlashCommand, SlashKind
+from integrations.slack.slash_command import SlashCommand, SlashKind
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # a Monday, 11:00 in Singapore
 HANNAH = Person(slack_id="U0PM00001", email="hannah.schulz@example.com")  # product

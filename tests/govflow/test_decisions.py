@@ -18,7 +18,8 @@ from domain.signoff import Verdict
 from govflow.decisions import OpenModal, Recorded, Refused, take_click, take_submission
 from govflow.own_request import OnFile, confirm, on_file
 from integrations.db.models import AuditRow, EventRow
-from integrations.slack.interactions import ActionId, ButtonClick, InputId, ModalSubmission
+from integrations.slack.action_ids import ActionId, InputId
+from integrations.slack.interaction_parsing import ButtonClick, ModalSubmission
 from tests.receiver.support import (
     FATIMA,
     HANNAH,

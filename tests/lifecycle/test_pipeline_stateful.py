@@ -45,7 +45,7 @@ from config.rules import Rules
 from domain.lifecycle import RequestState
 from domain.stages import Stage
 from integrations.delivery import METADATA_EVENT, EffectKind, effect_ref
-from integrations.slack.interactions import OPENS_MODAL, ActionId
+from integrations.slack.action_ids import OPENS_MODAL, ActionId
 from sandbox.jira.seed import (
     AFFECTED_SOP,
     BUSINESS_JUSTIFICATION,

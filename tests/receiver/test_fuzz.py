@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from integrations.db.models import AuditRow
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from sandbox.jira.webhooks import signature
 from tests.receiver.support import (
     HANNAH,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from domain.people import Person
 from integrations.db.delegations import add_delegation
 from integrations.db.models import IdentityRow
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from sandbox.faults import Fault, FaultKind
 from sandbox.jira_server import JiraSandbox
 from sandbox.slack.seed import UserSeed

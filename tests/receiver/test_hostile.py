@@ -42,7 +42,7 @@ from sqlalchemy import func, select
 from integrations.db.models import AuditRow, OutboxRow, RequestRow
 from integrations.jira.webhooks import MAX_BODY as JIRA_COMMENT_MAX
 from integrations.jira.webhooks import MAX_PAYLOAD
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from integrations.slack.receiver import MAX_BODY
 from sandbox.jira import seed
 from sandbox.jira.webhooks import signature

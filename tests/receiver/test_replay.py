@@ -23,7 +23,7 @@ from sqlalchemy import select
 from govflow.advance import advance_request
 from govflow.effects import EffectContext
 from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from sandbox.jira import seed
 from tests.receiver.support import (
     HANNAH,

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from domain.lifecycle import Claim, apply
 from integrations.db.models import RequestRow
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from tests.receiver.support import (
     ELENA,
     FATIMA,

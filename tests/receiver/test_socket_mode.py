@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from integrations.slack.receiver import socket_mode_handler
 from tests.receiver.support import (
     HANNAH,

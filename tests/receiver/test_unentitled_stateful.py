@@ -41,7 +41,7 @@ from sqlalchemy import select
 
 from domain.lifecycle import Claim
 from integrations.db.models import AuditRow, DelegationRow
-from integrations.slack.interactions import ActionId
+from integrations.slack.action_ids import ActionId
 from sandbox.slack.seed import UserSeed
 from tests.receiver.support import (
     ELENA,

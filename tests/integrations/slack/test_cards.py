@@ -23,6 +23,7 @@ from domain.entitlement import Delegation
 from domain.lifecycle import RequestState
 from domain.people import Person
 from domain.signoff import TeamState, Verdict
+from integrations.slack.action_ids import ActionId
 from integrations.slack.approval_card import (
     ApprovalView,
     DecisionLine,
@@ -36,7 +37,6 @@ from integrations.slack.assignment_card import (
     render_assignment_card,
 )
 from integrations.slack.blocks import RequestCard, render_request_root, safe_url
-from integrations.slack.interactions import ActionId
 from integrations.slack.root_card import request_card_from_state
 from sandbox.slack.blocks import block_problems
 from tests.domain.test_lifecycle import (
