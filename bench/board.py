@@ -34,8 +34,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from bench.watchdog import NOW, ledger, load_fixture
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES
+from domain.rules import Rules
 from govflow.prefect_server import free_port, start_prefect_server
 from integrations.db.engine import make_sessionmaker
 from integrations.prefect_ui.artifacts import put_markdown

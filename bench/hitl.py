@@ -55,8 +55,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench import ack
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import load_settings
+from domain.rules import Rules
 from domain.signoff import required_approvals
 from domain.stages import Stage
 from govflow.prefect_server import start_prefect_server

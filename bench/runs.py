@@ -26,8 +26,8 @@ from datetime import timedelta
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES, Settings
+from domain.rules import Rules
 from domain.sla import policy_thresholds
 from flows.runner import deployments
 from govflow.clock_schedules import escalation_steps

@@ -38,10 +38,10 @@ from sqlalchemy import Engine, delete, event, insert, update
 from sqlalchemy.engine import make_url
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES
 from domain.lifecycle import begin
 from domain.people import Person
+from domain.rules import Rules
 from domain.sla import start_clock
 from domain.stages import Stage
 from govflow import clock_schedules, sla_watchdog

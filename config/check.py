@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from config.loader import load_rules, rule_warnings
-from config.rules import Rules
 from config.settings import Settings, load_settings, rules_location
 from domain.errors import ConfigError, ConfigProblem
+from domain.rules import Rules
 
 
 def load_config(env: Mapping[str, str] | None = None) -> tuple[Settings, Rules]:

@@ -21,8 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from config.rules import ProjectKey
 from domain.errors import ConfigError, ConfigProblem
+from domain.rules import ProjectKey
 
 ENV_PREFIX = "GOVFLOW_"
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")

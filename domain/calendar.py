@@ -60,7 +60,7 @@ _MAX_CLOSED_RUN = 3 * 366
 
 
 class HoursLike(Protocol):
-    """Anything with a local opening and closing time (config.rules.Hours fits)."""
+    """Anything with a local opening and closing time (domain.rules.Hours fits)."""
 
     @property
     def start(self) -> time: ...
@@ -144,7 +144,7 @@ class BusinessCalendar:
 
     @classmethod
     def from_rules(cls, rules: CalendarRules, *, name: str = "") -> BusinessCalendar:
-        """Build from a `config.rules.Calendar` (or anything of that shape)."""
+        """Build from a `domain.rules.Calendar` (or anything of that shape)."""
         return cls(
             timezone=rules.timezone,
             workdays=rules.workdays,

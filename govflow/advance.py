@@ -19,10 +19,10 @@ from datetime import datetime
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from config.rules import Rules
 from domain.errors import InvalidTransition, LedgerError, NotEntitled, UnknownSop
 from domain.lifecycle import EVENTS, Event, PublishSop, RequestState, SubmitAssessment, apply
 from domain.notices import Notice, RequesterMatched, SopPublished, StageChanged
+from domain.rules import Rules
 from domain.sop import SopVersion
 from govflow.delegation_sources import known_delegations
 from govflow.effects import EffectContext, EffectWriter

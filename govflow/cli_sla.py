@@ -22,9 +22,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import load_settings, redact_url
 from domain.errors import ConfigError
+from domain.rules import Rules
 from govflow.clock_text import explain_request
 from govflow.sandbox_ledger import ledger_to_read
 from integrations.db.engine import make_engine, make_sessionmaker

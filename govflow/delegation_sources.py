@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from config.rules import Rules
 from domain.entitlement import Delegation, as_delegations
 from domain.people import person_from_entry
+from domain.rules import Rules
 from integrations.db.delegations import recent_delegations
 
 # Events are applied shortly after the click, but a re-driven one may be days old; keep the

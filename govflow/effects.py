@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from config.rules import Rules
 from domain.entitlement import Delegation, local_date
 from domain.lifecycle import RequestState
 from domain.notices import (
@@ -35,6 +34,7 @@ from domain.notices import (
     SopPublished,
     StageChanged,
 )
+from domain.rules import Rules
 from domain.stages import Stage
 from govflow.training import post_training_case
 from integrations.db.models import RequestRow

@@ -8,12 +8,12 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from config.rules import QuorumKind, Rules
 from domain.entitlement import Unreachable, team_label, unreachable_signoffs
 from domain.errors import TicketInvalid
 from domain.lifecycle import RequestState, begin
 from domain.notices import StageChanged
 from domain.people import Person
+from domain.rules import QuorumKind, Rules
 from domain.stages import Stage, check_transition
 from domain.ticket import Ticket
 from domain.triage import Triaged, triage

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from config.rules import Rules
+from domain.rules import Rules
 from domain.ticket import Ticket
 from integrations.jira.jql import updated_since_jql
 from integrations.jira.mapping import resolve_field_ids, ticket_from_issue

@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config.rules import Rules
 from domain.calendar import BusinessCalendar
 from domain.entitlement import team_label
+from domain.rules import Rules
 from domain.sla import BREACH, SlaClock, counted_time
 from integrations.calendars import CalendarBook
 from integrations.db.clocks import STOPPED

@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import Settings, load_settings
+from domain.rules import Rules
 from govflow.intake import IntakeContext
 from integrations.db.engine import make_engine, make_sessionmaker, reader_for
 from integrations.delivery import Deliverer

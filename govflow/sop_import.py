@@ -38,9 +38,9 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from yaml.nodes import MappingNode, SequenceNode
 
-from config.rules import Rules
 from config.rules_yaml import RulesYamlLoader
 from domain.errors import ConfigError, ConfigProblem
+from domain.rules import Rules
 from domain.sop import SopMeta, SopVersion, content_hash, normalize_text
 from integrations.db.audit import record_audit
 from integrations.db.sops import (

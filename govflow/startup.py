@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from config.rules import Rules
 from config.settings import Settings
+from domain.rules import Rules
 from govflow.sop_import import ImportReport, import_sops
 from integrations.db.engine import make_sessionmaker
 from integrations.db.migrate import upgrade

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config.rules import Rules
 from config.settings import Settings, redact_url
+from domain.rules import Rules
 from govflow.prefect_server import free_port, port_free, start_own_server
 from govflow.startup import prepare_ledger
 from govflow.waiting import wait_for_http

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.rules import Rules
+from domain.rules import Rules
 from domain.signoff import required_approvals
 from domain.stages import Stage
 from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from config.rules import Rules
 from domain.errors import TicketProblem
+from domain.rules import Rules
 from domain.triage import Triaged
 
 # Wiki markup treats these as formatting; a requester's own text is quoted through `_escape`.

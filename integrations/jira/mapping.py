@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from config.rules import FieldKind, Rules, TicketField
 from domain.errors import ConfigError, ConfigProblem
+from domain.rules import FieldKind, Rules, TicketField
 from domain.ticket import FieldValue, Ticket
 from integrations.text import clean_text
 

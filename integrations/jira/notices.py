@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 
-from config.rules import QuorumKind, Rules
 from domain.assessment import Recommendation
 from domain.entitlement import team_label
 from domain.lifecycle import MAX_COMMENT
@@ -50,6 +49,7 @@ from domain.notices import (
     TeamSignedOff,
 )
 from domain.people import Person
+from domain.rules import QuorumKind, Rules
 from domain.signoff import SignoffTeam
 from domain.sla_words import due_text, sla_step
 from integrations.jira.comments import mention

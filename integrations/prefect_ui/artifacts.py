@@ -41,7 +41,7 @@ from prefect.runtime import flow_run
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config.rules import Rules
+from domain.rules import Rules
 from govflow.runtime import Runtime, utc_now
 from govflow.schedules import keep_watchdog_scheduled
 from integrations.calendars import CalendarBook

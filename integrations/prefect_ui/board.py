@@ -25,11 +25,11 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from config.rules import Rules
 from domain.calendar import BusinessCalendar
 from domain.duration import format_duration
 from domain.entitlement import team_label
 from domain.lifecycle import RequestState
+from domain.rules import Rules
 from domain.signoff import TeamState
 from domain.sla import SlaClock, counted_time, target_time
 from domain.stages import TERMINAL, Stage

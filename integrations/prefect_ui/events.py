@@ -40,8 +40,8 @@ from prefect.variables import Variable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config.rules import Rules
 from domain.entitlement import team_label
+from domain.rules import Rules
 from govflow.runtime import Runtime, utc_now
 from integrations.db.cursors import LEDGER_BORN, ledger_born, read_cursor
 from integrations.db.models import AuditRow, RequestRow

@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from config.rules import Rules
 from domain.calendar import BusinessCalendar
 from domain.duration import format_duration
 from domain.entitlement import team_label
 from domain.lifecycle import RequestState
 from domain.people import Person
+from domain.rules import Rules
 from domain.stages import Stage
 from govflow.clock_text import wall_clock_text
 from integrations.calendars import CalendarBook

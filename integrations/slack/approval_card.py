@@ -14,10 +14,10 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, HeaderBlock, SectionBlock
 
-from config.rules import QuorumKind, Rules
 from domain.entitlement import DelegationLike, as_delegations, eligible_roster, team_label
 from domain.lifecycle import RequestState
 from domain.people import Person, roster_member
+from domain.rules import QuorumKind, Rules
 from domain.signoff import Decision, TeamState, decision_for, progress_text, tally
 from domain.stages import Stage, stage_label
 from integrations.slack.action_ids import ActionId, button_value

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from slack_sdk.models.blocks import ActionsBlock, Block, SectionBlock
 
-from config.rules import Rules
 from domain.entitlement import team_label
 from domain.lifecycle import RequestState
 from domain.precedents import Precedents
+from domain.rules import Rules
 from domain.stages import Stage, stage_label
 from integrations.slack.action_ids import ActionId, button_value
 from integrations.slack.blocks import (

@@ -32,8 +32,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from config.rules import SLACK_USER_ID
 from domain.people import Person
+from domain.rules import SLACK_USER_ID
 from domain.stages import STAGES, stage_label
 
 # Stage headings by stage value, from the stage table (importers may still use this name).

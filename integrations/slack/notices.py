@@ -17,7 +17,6 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
-from config.rules import QuorumKind, Rules
 from domain.assessment import Recommendation
 from domain.entitlement import team_label
 from domain.notices import (
@@ -47,6 +46,7 @@ from domain.notices import (
     TeamSignedOff,
 )
 from domain.people import Person
+from domain.rules import QuorumKind, Rules
 from domain.signoff import SignoffTeam, Verdict
 from domain.sla_words import due_text, sla_headline, sla_step
 from integrations.slack.blocks import (

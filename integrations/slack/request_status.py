@@ -4,9 +4,9 @@ status, the outcome line, why sign-off sent it back, and whom it waits for.
 
 from __future__ import annotations
 
-from config.rules import Rules
 from domain.entitlement import team_label
 from domain.lifecycle import RequestState
+from domain.rules import Rules
 from domain.signoff import Decision, TeamState, Verdict
 from domain.stages import Stage, Turn
 from integrations.slack.blocks import person_ref

@@ -5,9 +5,9 @@ Its Block Kit is `integrations.slack.blocks.render_request_root`.
 
 from __future__ import annotations
 
-from config.rules import Rules
 from domain.entitlement import team_label
 from domain.lifecycle import RequestState
+from domain.rules import Rules
 from domain.stages import Turn
 from integrations.slack.blocks import RequestCard
 from integrations.slack.request_status import outcome, team_status

@@ -15,9 +15,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from config.rules import Rules
 from domain.entitlement import team_label
 from domain.lifecycle import RequestState
+from domain.rules import Rules
 from domain.stages import Stage, stage_label
 from integrations.slack.action_ids import ActionId, button_value
 from integrations.slack.blocks import (

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.rules import Rules
+from domain.rules import Rules
 from integrations.prefect_ui.urls import board_url, runs_url
 from sandbox.console.blockkit import metadata_key
 from sandbox.jira.control import RemoteJiraSandbox

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from config.loader import load_rules
-from config.rules import Rules
 from domain.errors import ConfigError, ConfigProblem
+from domain.rules import Rules
 from tests.config.conftest import MINIMAL, edit, line_of
 
 Problems = Callable[[str], list[ConfigProblem]]

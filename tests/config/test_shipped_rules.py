@@ -7,9 +7,9 @@ import itertools
 import pytest
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES
 from domain.routing import route_request
+from domain.rules import Rules
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.rules import Calendar, Hours
 from domain.calendar import BusinessCalendar, DayKind
 from domain.errors import ConfigError
+from domain.rules import Calendar, Hours
 
 DUBLIN = ZoneInfo("Europe/Dublin")
 KUALA_LUMPUR = ZoneInfo("Asia/Kuala_Lumpur")

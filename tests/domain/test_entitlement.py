@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from config.rules import OutOfOffice
 from domain.entitlement import (
     ActingAs,
     Action,
@@ -22,6 +21,7 @@ from domain.entitlement import (
 from domain.errors import InvalidTransition, NotEntitled
 from domain.lifecycle import RequestState
 from domain.people import Person
+from domain.rules import OutOfOffice
 from domain.signoff import Verdict
 from tests.domain.test_lifecycle import (
     AISHA,

@@ -16,18 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from config.rules import (
-    Calendar,
-    JiraRules,
-    OutOfOffice,
-    Quorum,
-    QuorumKind,
-    RejectOutcome,
-    Route,
-    Rules,
-    SignOff,
-    Team,
-)
 from domain.assessment import Assessment, Recommendation, Risk
 from domain.entitlement import Delegation, DelegationLike
 from domain.errors import ConfigError, InvalidTransition, NotEntitled
@@ -64,6 +52,18 @@ from domain.notices import (
     TeamSignedOff,
 )
 from domain.people import Person
+from domain.rules import (
+    Calendar,
+    JiraRules,
+    OutOfOffice,
+    Quorum,
+    QuorumKind,
+    RejectOutcome,
+    Route,
+    Rules,
+    SignOff,
+    Team,
+)
 from domain.signoff import TeamState, Verdict
 from domain.sop import SopVersion
 from domain.stages import Stage

@@ -28,7 +28,6 @@ from hypothesis.stateful import (
     rule,
 )
 
-from config.rules import QuorumKind, RejectOutcome, Rules
 from domain.assessment import Recommendation
 from domain.entitlement import Delegation
 from domain.errors import InvalidTransition, NotEntitled
@@ -46,6 +45,7 @@ from domain.lifecycle import (
 )
 from domain.notices import Notice, StageChanged, TeamSignedOff
 from domain.people import Person
+from domain.rules import QuorumKind, RejectOutcome, Rules
 from domain.signoff import Decision, Verdict
 from domain.stages import TERMINAL, TRANSITIONS, Stage
 from tests.domain.test_lifecycle import (

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from config.rules import Quorum, QuorumKind
 from domain.people import Person
+from domain.rules import Quorum, QuorumKind
 from domain.signoff import (
     Decision,
     TeamState,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES
 from domain.errors import TicketInvalid
+from domain.rules import Rules
 from domain.ticket import FieldValue, Ticket
 from domain.triage import triage
 

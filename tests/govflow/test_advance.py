@@ -11,11 +11,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES
 from domain.assessment import Assessment, Recommendation, Risk
 from domain.lifecycle import AskRequester, Claim, Decide, Event, RequesterReplied, SubmitAssessment
 from domain.people import Person
+from domain.rules import Rules
 from domain.signoff import Verdict
 from domain.stages import Stage
 from domain.ticket import Ticket

@@ -21,20 +21,6 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.rules import (
-    Calendar,
-    EscalationAction,
-    EscalationStep,
-    Hours,
-    JiraRules,
-    Quorum,
-    QuorumKind,
-    Route,
-    Rules,
-    SignOff,
-    SlaPolicy,
-    Team,
-)
 from domain.assessment import Assessment, Recommendation, Risk
 from domain.calendar import BusinessCalendar
 from domain.lifecycle import (
@@ -51,6 +37,20 @@ from domain.lifecycle import (
 )
 from domain.notices import Notice, StageChanged
 from domain.people import Person
+from domain.rules import (
+    Calendar,
+    EscalationAction,
+    EscalationStep,
+    Hours,
+    JiraRules,
+    Quorum,
+    QuorumKind,
+    Route,
+    Rules,
+    SignOff,
+    SlaPolicy,
+    Team,
+)
 from domain.signoff import Verdict
 from domain.sla import SlaClock
 from domain.stages import Stage

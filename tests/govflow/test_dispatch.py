@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES
 from domain.lifecycle import Claim
 from domain.people import Person
+from domain.rules import Rules
 from govflow.advance import advance_request
 from govflow.dispatch import MAX_BACKOFF, MAX_IDLE_BACKOFF, Dispatcher, backoff_delay
 from govflow.effects import EffectContext

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES
+from domain.rules import Rules
 from domain.ticket import FieldValue, Ticket
 from govflow.intake import IntakeContext, IntakeOutcome, record_ticket
 from integrations.db.engine import make_sessionmaker

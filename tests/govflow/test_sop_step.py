@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import Engine, select
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES
 from domain.assessment import Assessment, Recommendation, Risk
 from domain.lifecycle import (
@@ -29,6 +28,7 @@ from domain.lifecycle import (
     SubmitAssessment,
 )
 from domain.people import Person
+from domain.rules import Rules
 from domain.signoff import Verdict
 from domain.stages import Stage
 from domain.ticket import Ticket

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from config.rules import Route, Rules, SignOff, Team
 from domain.lifecycle import RequestState
+from domain.rules import Route, Rules, SignOff, Team
 from domain.stages import Stage, Turn
 from govflow.advance import holder_of
 from govflow.effects import EffectContext

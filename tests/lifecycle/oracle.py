@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from config.rules import QuorumKind, Rules
 from domain.lifecycle import RequestState
 from domain.people import Person
+from domain.rules import QuorumKind, Rules
 from domain.signoff import Decision, Verdict
 from sandbox.slack.seed import EXAMPLE_WORKSPACE
 

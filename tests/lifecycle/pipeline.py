@@ -25,9 +25,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES, load_settings
 from domain.lifecycle import RequestState
+from domain.rules import Rules
 from govflow.advance import advance_request
 from govflow.effects import EffectContext
 from govflow.intake import record_ticket

@@ -41,8 +41,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from config.rules import Rules
 from domain.lifecycle import RequestState
+from domain.rules import Rules
 from domain.stages import Stage
 from integrations.delivery import METADATA_EVENT, EffectKind, effect_ref
 from integrations.slack.action_ids import OPENS_MODAL, ActionId

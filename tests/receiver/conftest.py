@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from config.loader import load_rules
-from config.rules import Rules
 from config.settings import DEFAULT_RULES, load_settings
+from domain.rules import Rules
 from govflow.receiver import create_app
 from govflow.runtime import Runtime
 from integrations.db.engine import make_sessionmaker

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
-from config.rules import Rules
 from domain.assessment import Assessment, Recommendation, Risk
 from domain.lifecycle import Claim, Event, RequestState, SubmitAssessment, apply, begin
 from domain.people import Person
+from domain.rules import Rules
 from integrations.db.models import AuditRow, DelegationRow, EventRow, RequestRow
 from integrations.slack.approval_card import approval_view, render_approval_card
 from integrations.slack.assignment_card import assignment_view, render_assignment_card

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.loader import load_rules
-from config.rules import FieldKind, Rules
 from config.settings import DEFAULT_RULES
 from domain.errors import TicketInvalid
+from domain.rules import FieldKind, Rules
 from domain.ticket import Ticket
 from domain.triage import triage
 from integrations.jira.comments import render_acknowledged, render_incomplete

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from config.rules import Calendar
+from domain.rules import Calendar
 from integrations.calendars import CalendarBook
 from integrations.db.models import AuditRow
 from integrations.prefect_ui.journey import (
