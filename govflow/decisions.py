@@ -28,10 +28,10 @@ from integrations.db.events import record_event
 from integrations.db.models import RequestRow
 from integrations.db.requests import find_request
 from integrations.db.sops import list_sops
-from integrations.slack import modals
 from integrations.slack.action_ids import ActionId
 from integrations.slack.interaction_events import ensure_current
 from integrations.slack.interaction_parsing import ButtonClick, ModalSubmission
+from integrations.slack.modal_for_click import modal_for_click
 from integrations.slack.precedents import kept_precedents
 
 # What a refusal's audit record and the person's message may quote of a reason.
@@ -242,7 +242,7 @@ def _modal(
         if click.action is ActionId.ASSESS
         else []
     )
-    view = modals.modal_for_click(
+    view = modal_for_click(
         click,
         sop_choices=choices,
         initial=state.assessment,

@@ -53,7 +53,6 @@ _SPLIT_LATER = "touched by several people at once this turn; to split when it is
 LONG: dict[str, str] = {
     "domain/lifecycle.py": "the state machine: events, state and apply; the SOP steps could go",
     "domain/entitlement.py": "who may do what, with the reasons worded; barely over",
-    "integrations/slack/modals.py": "the assessment, question and SOP edit modals; barely over",
 }
 
 

@@ -27,6 +27,7 @@ from domain.people import Person
 from domain.signoff import Verdict
 from domain.stages import Stage
 from integrations.slack.approval_card import approval_view, render_approval_card
+from integrations.slack.assessment_modal import assessment_modal
 from integrations.slack.assignment_card import assignment_view, render_assignment_card
 from integrations.slack.interactions import (
     USAGE,
@@ -43,13 +44,8 @@ from integrations.slack.interactions import (
     parse_interaction,
     parse_slash_command,
 )
-from integrations.slack.modals import (
-    ask_modal,
-    assessment_modal,
-    changes_modal,
-    modal_for_click,
-    reject_modal,
-)
+from integrations.slack.modal_for_click import modal_for_click
+from integrations.slack.reason_modals import ask_modal, changes_modal, reject_modal
 from tests.domain.test_lifecycle import ELENA, GRACE, PRIYA, T0, TOMAS, Flow
 
 JIRA_URL = "https://jira.example.com/browse/MODREQ-12"

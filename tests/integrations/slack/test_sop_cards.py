@@ -19,8 +19,9 @@ from integrations.slack.interactions import (
     event_from_click,
     event_from_submission,
 )
-from integrations.slack.modals import modal_for_click, sop_edit_modal
+from integrations.slack.modal_for_click import modal_for_click
 from integrations.slack.sop_announcement import render_sop_announcement
+from integrations.slack.sop_edit_modal import sop_edit_modal
 from integrations.slack.sop_update_card import render_sop_update_card, sop_update_view
 from tests.domain.test_lifecycle import ELENA, T0, Flow
 from tests.domain.test_lifecycle_sop import CHANGE, SOP, V1, signed_off, version
