@@ -26,26 +26,25 @@ from domain.lifecycle import AskRequester, Claim, Decide, SubmitAssessment
 from domain.people import Person
 from domain.signoff import Verdict
 from domain.stages import Stage
+from integrations.slack.action_ids import ActionId, InputId
 from integrations.slack.approval_card import approval_view, render_approval_card
 from integrations.slack.assessment_modal import assessment_modal
 from integrations.slack.assignment_card import assignment_view, render_assignment_card
-from integrations.slack.interactions import (
-    USAGE,
-    ActionId,
-    ButtonClick,
-    InputId,
-    ModalSubmission,
-    SlashKind,
-    SubmissionErrors,
-    decode_form_payload,
+from integrations.slack.interaction_events import (
     ensure_current,
     event_from_click,
     event_from_submission,
+)
+from integrations.slack.interaction_parsing import (
+    ButtonClick,
+    ModalSubmission,
+    decode_form_payload,
     parse_interaction,
-    parse_slash_command,
 )
 from integrations.slack.modal_for_click import modal_for_click
+from integrations.slack.modal_inputs import SubmissionErrors
 from integrations.slack.reason_modals import ask_modal, changes_modal, reject_modal
+from integrations.slack.slash_command import USAGE, SlashKind, parse_slash_command
 from tests.domain.test_lifecycle import ELENA, GRACE, PRIYA, T0, TOMAS, Flow
 
 JIRA_URL = "https://jira.example.com/browse/MODREQ-12"

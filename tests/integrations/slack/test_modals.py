@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from slack_sdk.models.views import View
 
 from domain.assessment import Recommendation, Risk
+from integrations.slack.action_ids import ActionId, InputId
 from integrations.slack.assessment_modal import CHANGE_HINT, assessment_modal
-from integrations.slack.interactions import ActionId, InputId
 from integrations.slack.reason_modals import ask_modal, changes_modal, reject_modal
 from sandbox.slack.blocks import VIEW_BLOCK_LIMIT
 from tests.domain.test_lifecycle import ELENA, make_assessment

@@ -10,16 +10,15 @@ from domain.errors import InvalidTransition
 from domain.lifecycle import EditDraft, PublishSop, SendBack, SopDraft
 from domain.sop import content_hash
 from domain.sop_change import ChangeKind
+from integrations.slack.action_ids import ActionId, InputId
 from integrations.slack.approval_card import approval_view, render_approval_card
-from integrations.slack.interactions import (
-    ActionId,
-    InputId,
-    SubmissionErrors,
+from integrations.slack.interaction_events import (
     ensure_current,
     event_from_click,
     event_from_submission,
 )
 from integrations.slack.modal_for_click import modal_for_click
+from integrations.slack.modal_inputs import SubmissionErrors
 from integrations.slack.sop_announcement import render_sop_announcement
 from integrations.slack.sop_edit_modal import sop_edit_modal
 from integrations.slack.sop_update_card import render_sop_update_card, sop_update_view
