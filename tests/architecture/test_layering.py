@@ -159,10 +159,10 @@ def test_no_production_module_is_too_long() -> None:
 def test_the_checker_sees_every_form_of_import() -> None:
     """`import a.b`, `from a import b` (a module) and imports inside functions are all seen."""
     source = (
-        "import config.rules\nfrom domain import stages\ndef f():\n    from flows import advance\n"
+        "import config.loader\nfrom domain import stages\ndef f():\n    from flows import advance\n"
     )
     assert imports(ast.parse(source)) == {
-        "config/rules.py",
+        "config/loader.py",
         "domain/__init__.py",
         "domain/stages.py",
         "flows/__init__.py",
