@@ -102,9 +102,11 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._last_started = 0
-        self._pool = ThreadPoolExecutor(
-            self.workers, thread_name_prefix="advance", initializer=self.thread_setup
-        )
+        # Not the pool's initializer: one that raises (Prefect unreachable when a new worker
+        # thread starts) breaks the pool for good and ends the dispatcher with it. Set up in
+        # the run instead, where a failure is a failed run, retried with backoff.
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="advance")
+        self._thread_ready = threading.local()
 
     def serve(self, stop: threading.Event) -> None:
         """Dispatch until `stop` is set, then wait for the runs in flight."""
@@ -166,6 +168,7 @@ class Dispatcher:
     def _advance(self, request_id: int) -> None:
         progressed = failed = False
         try:
+            self._set_up_thread()
             with self._claim(request_id) as claimed:
                 if not claimed:
                     self.stats.skipped_claimed += 1
@@ -179,6 +182,12 @@ class Dispatcher:
             log.exception("advance of request %s failed; it will be retried", request_id)
         finally:
             self._settle(request_id, progressed, failed)
+
+    def _set_up_thread(self) -> None:
+        """Run `thread_setup` once in this worker thread, before its first run that gets there."""
+        if self.thread_setup is not None and not getattr(self._thread_ready, "done", False):
+            self.thread_setup()
+            self._thread_ready.done = True
 
     def _settle(self, request_id: int, progressed: bool, failed: bool) -> None:
         """Release the request; back off if its work is still there and nothing moved."""

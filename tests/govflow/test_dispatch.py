@@ -269,6 +269,36 @@ class TestDispatcher:
         # 0.75 s the two backoffs take; a run after the success is harmless (nothing to do).
         assert 3 <= len(attempts) <= 5
 
+    def test_a_failing_thread_setup_is_a_failed_run_not_a_dead_dispatcher(
+        self, book: Ledger, serving: Callable[[Dispatcher], Dispatcher]
+    ) -> None:
+        """Prefect down when a worker thread starts: retried; the dispatcher lives on.
+
+        As the pool's initializer, the failure broke the pool and ended the dispatcher's
+        thread without a word (the runner of test_lost_triggers then applied nothing).
+        """
+        request_id = book.route("MODREQ-8")
+        setups: list[str] = []
+
+        def setup() -> None:
+            setups.append(threading.current_thread().name)
+            if len(setups) == 1:
+                raise ConnectionError("Prefect is not answering")
+
+        dispatcher = serving(
+            Dispatcher(
+                engine=book.engine,
+                run=book.advance,
+                clock=clock,
+                poll_seconds=0.01,
+                thread_setup=setup,
+            )
+        )
+        book.claim(request_id, EXPERTS[0])
+        eventually(lambda: book.unapplied() == 0)
+        assert dispatcher.stats.failed == 1
+        assert len(setups) >= 2
+
 
 class TestBackoffDelay:
     """How long a request waits after runs that left its work behind."""
