@@ -154,6 +154,8 @@ class FieldResult:
     lost: int = 0
     late: int = 0
     max_event_wait_s: float = 0.0
+    # Each applied event's recorded -> applied seconds (read once, by `_event_waits`).
+    event_waits: list[float] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
     unmatched: int = 0
     # Where a click's time goes: receiver ack, event recorded -> applied, effect queued -> sent.
@@ -303,23 +305,17 @@ def _event_waits(result: FieldResult, sessions: sessionmaker[Any]) -> None:
     result.lost = unapplied
     result.late = sum(1 for w in waits if w > LATE_AFTER_S)
     result.max_event_wait_s = max(waits, default=0.0)
+    result.event_waits = waits
 
 
 def _parts(result: FieldResult, journal: Journal, sessions: sessionmaker[Any]) -> None:
     """The legs of a click, each from its own clock: who answers, who applies, who delivers."""
     result.parts["ack"] = [e.at - e.sent_at for e in journal.all() if e.acknowledged and e.sent_at]
+    result.parts["event recorded -> applied"] = result.event_waits
     with sessions() as session:
-        events = session.execute(
-            select(EventRow.received_at, EventRow.processed_at).where(
-                EventRow.kind != "jira_webhook", EventRow.processed_at.is_not(None)
-            )
-        ).all()
         effects = session.execute(
             select(OutboxRow.created_at, OutboxRow.sent_at).where(OutboxRow.sent_at.is_not(None))
         ).all()
-    result.parts["event recorded -> applied"] = [
-        (row.processed_at - row.received_at).total_seconds() for row in events
-    ]
     result.parts["effect queued -> sent"] = [
         (row.sent_at - row.created_at).total_seconds() for row in effects
     ]
