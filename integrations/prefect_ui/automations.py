@@ -18,6 +18,8 @@ from prefect.events.actions import CallWebhook
 from prefect.events.schemas.automations import EventTrigger, Posture
 from pydantic import SecretStr
 
+from integrations.prefect_ui.urls import DEFAULT_INSTALLATION, in_namespace
+
 AUTOMATION_NAME = "govflow: SLA breached"
 # Prefect renders this Jinja template with the triggering event.
 BREACH_PAYLOAD = (
@@ -28,14 +30,21 @@ BREACH_PAYLOAD = (
 )
 
 
-def sla_breach_automation(webhook_block_id: UUID) -> Automation:
-    """The Automation: on each `govflow.sla.breached`, call the webhook block."""
+def sla_breach_automation(
+    webhook_block_id: UUID, installation: str = DEFAULT_INSTALLATION
+) -> Automation:
+    """The Automation: on each of `installation`'s `govflow.sla.breached`, call the webhook."""
     return Automation(
-        name=AUTOMATION_NAME,
-        description="Calls a webhook for every govflow SLA breach.",
+        name=in_namespace(installation, AUTOMATION_NAME),
+        description=f"Calls a webhook for every SLA breach of govflow installation {installation}.",
         trigger=EventTrigger(
             expect={"govflow.sla.breached"},
-            match={"prefect.resource.id": "govflow.request.*"},
+            # Installations sharing the server each have their own requests (and their own
+            # MODREQ-1); the label keeps this one's breaches.
+            match={
+                "prefect.resource.id": "govflow.request.*",
+                "govflow.installation": installation,
+            },
             posture=Posture.Reactive,
             threshold=1,
             within=timedelta(0),
@@ -44,9 +53,14 @@ def sla_breach_automation(webhook_block_id: UUID) -> Automation:
     )
 
 
-def install_breach_webhook(url: str, *, block_name: str = "govflow-sla-breached") -> Automation:
+def install_breach_webhook(
+    url: str,
+    *,
+    installation: str = DEFAULT_INSTALLATION,
+    block_name: str = "govflow-sla-breached",
+) -> Automation:
     """Save a Webhook block for `url` and create the Automation calling it; returns it."""
     block = Webhook(method="POST", url=SecretStr(url))
     # `save` and `create` are sync-or-async by context; called from sync code they return values.
-    block_id = cast(UUID, block.save(block_name, overwrite=True))
-    return cast(Automation, sla_breach_automation(block_id).create())
+    block_id = cast(UUID, block.save(in_namespace(installation, block_name), overwrite=True))
+    return cast(Automation, sla_breach_automation(block_id, installation).create())

@@ -10,7 +10,9 @@ crash between the change and the emission only delays the event.
 Each event is on the resource `govflow.request.<KEY>`, with the team and the person as
 related resources (`govflow.team.<team>`, `govflow.person.<id>`, roles `team` and `actor`),
 so the Event Feed filtered to one request shows its journey, and an Automation can match
-`govflow.sla.breached` (docs/prefect-events.md).
+`govflow.sla.breached` (docs/prefect-events.md). The resource also carries the labels
+`govflow.installation` and `govflow.ledger`: installations sharing a Prefect server have
+their own MODREQ-1, and so does a ledger recreated at the same address.
 
 The high-water mark (the last audit id sent) is a Prefect Variable per ledger, moved once
 the events are queued with Prefect's events worker; each event's id is derived from the
@@ -83,6 +85,14 @@ class RequestEvent:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class EventOrigin:
+    """Whose events these are: the installation and the ledger (`ledger_tag`) they come from."""
+
+    installation: str
+    ledger: str
+
+
 def ledger_tag(database_url: str, born: datetime) -> str:
     """A short, stable name for one ledger, for its cursor and its events' ids.
 
@@ -93,7 +103,9 @@ def ledger_tag(database_url: str, born: datetime) -> str:
     return hashlib.sha256(f"{database_url} {born.isoformat()}".encode()).hexdigest()[:12]
 
 
-def event_for(row: AuditRow, jira_key: str, rules: Rules, ledger: str) -> RequestEvent | None:
+def event_for(
+    row: AuditRow, jira_key: str, rules: Rules, origin: EventOrigin
+) -> RequestEvent | None:
     """The Prefect event of one audit record of a request; None for internal receipts."""
     name = EVENT_NAMES.get(row.action)
     if name is None:
@@ -144,12 +156,14 @@ def event_for(row: AuditRow, jira_key: str, rules: Rules, ledger: str) -> Reques
         )
         payload["actor"] = label
     return RequestEvent(
-        id=uuid.uuid5(_NAMESPACE, f"{ledger}:{row.id}"),
+        id=uuid.uuid5(_NAMESPACE, f"{origin.ledger}:{row.id}"),
         event=name,
         occurred=row.at,
         resource={
             "prefect.resource.id": f"govflow.request.{jira_key}",
             "prefect.resource.name": jira_key,
+            "govflow.installation": origin.installation,
+            "govflow.ledger": origin.ledger,
         },
         related=related,
         payload=payload,
@@ -185,7 +199,7 @@ def _person_of(actor: str, notice: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def pending_events(
-    session: Session, rules: Rules, ledger: str, after: int, limit: int = BATCH
+    session: Session, rules: Rules, origin: EventOrigin, after: int, limit: int = BATCH
 ) -> tuple[list[RequestEvent], int]:
     """The events of audit records after id `after`, and the last id looked at."""
     query = (
@@ -198,7 +212,7 @@ def pending_events(
     events, last = [], after
     for row, key in session.execute(query):
         last = row.id
-        found = event_for(row, key, rules, ledger)
+        found = event_for(row, key, rules, origin)
         if found is not None:
             events.append(found)
     return events, last
@@ -246,13 +260,13 @@ def _one_publisher(data_dir: Path) -> Iterator[None]:
 
 
 def _emit_new_events(runtime: Runtime, limit: int) -> int:
-    ledger = ledger_tag(runtime.settings.database_url, _born(runtime))
-    cursor_name = f"govflow_events_{ledger}"
+    origin = event_origin(runtime)
+    cursor_name = f"govflow_events_{origin.ledger}"
     after = _cursor(runtime, cursor_name)
     sent = 0
     while True:
         with runtime.reads() as session:
-            events, last = pending_events(session, runtime.rules, ledger, after, limit)
+            events, last = pending_events(session, runtime.rules, origin, after, limit)
         sent += emit(events)
         if last == after:
             break
@@ -262,6 +276,12 @@ def _emit_new_events(runtime: Runtime, limit: int) -> int:
         _save_cursor(cursor_name, last)
         after = last
     return sent
+
+
+def event_origin(runtime: Runtime) -> EventOrigin:
+    """The origin of the events this installation's ledger sends (its labels on each event)."""
+    ledger = ledger_tag(runtime.settings.database_url, _born(runtime))
+    return EventOrigin(installation=runtime.settings.installation, ledger=ledger)
 
 
 def _born(runtime: Runtime) -> datetime:

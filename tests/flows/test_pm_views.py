@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -23,6 +22,7 @@ from domain.stages import Stage
 from flows.intake import intake
 from govflow.runtime import Runtime, utc_now
 from govflow.sop_import import import_sops
+from integrations.prefect_ui.events import event_origin
 from integrations.slack.action_ids import ActionId
 from sandbox.jira_server import JiraSandbox
 from sandbox.server import ThreadedServer
@@ -65,12 +65,11 @@ def board_cells(api: str) -> list[str] | None:
     return None
 
 
-def events(api: str, since: datetime) -> list[dict[str, Any]]:
-    """The request's events since `since`: the session's server holds earlier tests' MODREQ-1."""
+def events(api: str, ledger: str) -> list[dict[str, Any]]:
+    """The request's events from this test's ledger (the server holds other tests' MODREQ-1)."""
     body = {
         "filter": {
-            "resource": {"id": [f"govflow.request.{KEY}"]},
-            "occurred": {"since": since.isoformat()},
+            "resource": {"id": [f"govflow.request.{KEY}"], "labels": {"govflow.ledger": ledger}},
             "order": "ASC",
         },
         "limit": 50,
@@ -86,9 +85,9 @@ def journey_once(api: str, text: str) -> str | None:
     return journey if text in journey else None
 
 
-def decisions_once(api: str, count: int, since: datetime) -> list[dict[str, Any]] | None:
+def decisions_once(api: str, count: int, ledger: str) -> list[dict[str, Any]] | None:
     """The request's events once `count` decisions are among them."""
-    found = events(api, since)
+    found = events(api, ledger)
     return found if sum(e["event"] == "govflow.decision.recorded" for e in found) >= count else None
 
 
@@ -100,7 +99,6 @@ def test_board_journey_and_events_in_sign_off(
     prefect_api: str,
 ) -> None:
     """Progress per team, holders by name, the journey's steps and waits, decision events."""
-    started = utc_now() - timedelta(seconds=5)
     runtime = Runtime.load()
     with runtime.sessions.begin() as session:
         # The SOP registry the assessment modal offers its choices from.
@@ -146,7 +144,10 @@ def test_board_journey_and_events_in_sign_off(
     # Times on the listing experts' Bangkok clock; the clicks came seconds apart: no waits.
     assert "| when (Asia/Bangkok) | who | what | why | wait before |" in journey
 
-    found = patiently(lambda: decisions_once(prefect_api, 2, started))
+    # Filtered by time, the events of the previous parameter's MODREQ-1 (the same key on the
+    # same server, seconds earlier) were read in place of this one's (CI, once).
+    ledger = event_origin(runtime).ledger
+    found = patiently(lambda: decisions_once(prefect_api, 2, ledger))
     decisions = [e for e in found if e["event"] == "govflow.decision.recorded"]
     related = {r["prefect.resource.id"]: r for d in decisions for r in d["related"]}
     assert related["govflow.team.qa"]["prefect.resource.name"] == "Quality Assurance"

@@ -19,7 +19,13 @@ from govflow.runtime import Runtime, utc_now
 from govflow.sla_watchdog import sweep_due
 from integrations.db.models import AuditRow
 from integrations.prefect_ui.automations import install_breach_webhook
-from integrations.prefect_ui.events import RequestEvent, emit, emit_new_events, event_for
+from integrations.prefect_ui.events import (
+    EventOrigin,
+    RequestEvent,
+    emit,
+    emit_new_events,
+    event_for,
+)
 from sandbox.server import ThreadedServer
 from tests.domain.test_lifecycle import make_rules
 
@@ -150,6 +156,8 @@ class TestJourneyEvents:
 
 RULES = make_rules()
 AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+ORIGIN = EventOrigin(installation="govflow", ledger="l")
+OTHER_LEDGER = EventOrigin(installation="govflow", ledger="other-ledger")
 
 
 def audit(action: str, actor: str = "govflow", **detail: Any) -> AuditRow:
@@ -170,10 +178,15 @@ class TestEventFor:
             },
             "progress": "1 of 2 approvals",
         }
-        event = event_for(audit("decision_recorded", "U0QA00001", notice=notice), KEY, RULES, "l")
+        event = event_for(
+            audit("decision_recorded", "U0QA00001", notice=notice), KEY, RULES, ORIGIN
+        )
         assert event is not None
         assert event.event == "govflow.decision.recorded"
         assert event.resource["prefect.resource.id"] == "govflow.request.MODREQ-1"
+        # Another installation's MODREQ-1, or a recreated ledger's, is told apart by label.
+        assert event.resource["govflow.installation"] == "govflow"
+        assert event.resource["govflow.ledger"] == "l"
         assert event.related == [
             {
                 "prefect.resource.id": "govflow.team.qa",
@@ -191,16 +204,16 @@ class TestEventFor:
 
     def test_refusal_is_an_event_with_the_person_refused(self) -> None:
         """A refused click is `govflow.request.refused`, naming who was refused."""
-        event = event_for(audit("action_refused", "U0ZZ00001"), KEY, RULES, "l")
+        event = event_for(audit("action_refused", "U0ZZ00001"), KEY, RULES, ORIGIN)
         assert event is not None and event.event == "govflow.request.refused"
         assert event.related[0]["prefect.resource.id"] == "govflow.person.U0ZZ00001"
 
     def test_receipts_are_not_events_and_ids_are_stable(self) -> None:
         """Webhook receipts are not events; one audit record is always the same event id."""
-        assert event_for(audit("webhook_received"), KEY, RULES, "l") is None
-        first = event_for(audit("sla_breach", team="qa"), KEY, RULES, "l")
-        again = event_for(audit("sla_breach", team="qa"), KEY, RULES, "l")
-        other = event_for(audit("sla_breach", team="qa"), KEY, RULES, "other-ledger")
+        assert event_for(audit("webhook_received"), KEY, RULES, ORIGIN) is None
+        first = event_for(audit("sla_breach", team="qa"), KEY, RULES, ORIGIN)
+        again = event_for(audit("sla_breach", team="qa"), KEY, RULES, ORIGIN)
+        other = event_for(audit("sla_breach", team="qa"), KEY, RULES, OTHER_LEDGER)
         assert first is not None and again is not None and other is not None
         assert first.id == again.id != other.id
         assert first.event == "govflow.sla.breached"
@@ -225,32 +238,38 @@ class TestBreachAutomation:
         with ThreadedServer(hook) as server:
             automation = install_breach_webhook(f"{server.url}/hook")
             try:
-                emit(
-                    [
-                        RequestEvent(
-                            id=uuid.uuid4(),
-                            event="govflow.sla.breached",
-                            occurred=utc_now(),
-                            resource={
-                                "prefect.resource.id": "govflow.request.MODREQ-77",
-                                "prefect.resource.name": "MODREQ-77",
-                            },
-                            related=[],
-                            payload={
-                                "team": "qa",
-                                "due_at": "2026-12-01T10:00:00+00:00",
-                                "reason": "QA sign-off passed its 1d SLA",
-                            },
-                        )
-                    ]
-                )
+                # Another installation on the same server breaches first: not ours to call.
+                emit([breach("MODREQ-78", "staging"), breach("MODREQ-77", "govflow")])
                 EventsWorker.drain_all(timeout=30)
                 deadline = time.monotonic() + 90
                 while not calls and time.monotonic() < deadline:
                     time.sleep(0.5)
+                time.sleep(3.0)  # time enough for a wrongly matched second call to arrive
             finally:
                 automation.delete()
         assert calls, "Prefect did not call the webhook"
         assert calls[0]["request"] == "MODREQ-77"
         assert calls[0]["team"] == "qa"
         assert calls[0]["text"] == "SLA breached on MODREQ-77: QA sign-off passed its 1d SLA"
+        assert [call["request"] for call in calls] == ["MODREQ-77"]
+
+
+def breach(key: str, installation: str) -> RequestEvent:
+    """An SLA breach event of `key` in `installation`, as `event_for` shapes one."""
+    return RequestEvent(
+        id=uuid.uuid4(),
+        event="govflow.sla.breached",
+        occurred=utc_now(),
+        resource={
+            "prefect.resource.id": f"govflow.request.{key}",
+            "prefect.resource.name": key,
+            "govflow.installation": installation,
+            "govflow.ledger": "l",
+        },
+        related=[],
+        payload={
+            "team": "qa",
+            "due_at": "2026-12-01T10:00:00+00:00",
+            "reason": "QA sign-off passed its 1d SLA",
+        },
+    )
