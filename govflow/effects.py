@@ -36,7 +36,7 @@ from domain.notices import (
 )
 from domain.rules import Rules
 from domain.stages import Stage
-from govflow.training import post_training_case
+from govflow.training import training_case_posts
 from integrations.db.models import RequestRow
 from integrations.db.outbox import enqueue_effect
 from integrations.delivery import EffectKind
@@ -174,7 +174,16 @@ class EffectWriter:
             self.sop_update_card(state)
         if isinstance(notice, SopPublished):
             self.announce(notice)
-            post_training_case(self, state, notice)
+            self.training_case(state, notice)
+
+    def training_case(self, state: RequestState, notice: SopPublished) -> None:
+        """Post the published version's training case in the training channels."""
+        context = self.context
+        for post in training_case_posts(
+            self.session, context.rules, self.row, state, notice, self.now, context.issue_url
+        ):
+            payload = {"channel": post.channel, "text": post.text, "blocks": post.blocks}
+            self.queue(EffectKind.SLACK_POST, payload, post.suffix)
 
     def sop_update_card(self, state: RequestState) -> None:
         """Post the SOP owner team's update card for the round just signed off."""

@@ -1,6 +1,6 @@
 """Training cases of published SOP versions: posting, attesting, reminding, reporting.
 
-- `post_training_case`: when a version is published (the advance step that queues its
+- `training_case_posts`: when a version is published (the advance step that queues its
   announcement), the case is built from the request's draft and assessment, kept in the
   ledger once per version, and posted in the training channels with the announcement.
 - `TrainingDesk`: a click on a training message. Only members of the configured teams'
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,27 +60,41 @@ from integrations.slack.training import (
     render_training_card,
 )
 
-if TYPE_CHECKING:
-    from govflow.effects import EffectWriter
-
 ACTOR = "govflow"
 
 
-def post_training_case(writer: EffectWriter, state: RequestState, notice: SopPublished) -> None:
-    """Keep the published version's training case and post it in the training channels."""
-    rules = writer.context.rules
+@dataclass(frozen=True)
+class TrainingPost:
+    """One Slack message showing a training case in one channel, with its outbox key suffix."""
+
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    suffix: str
+
+
+def training_case_posts(
+    session: Session,
+    rules: Rules,
+    row: RequestRow,
+    state: RequestState,
+    notice: SopPublished,
+    now: datetime,
+    issue_url: Callable[[str], str],
+) -> list[TrainingPost]:
+    """Keep the published version's training case; the posts that show it in its channels."""
     training = rules.sops.training
     draft = state.draft(notice.sop_id)
     if training is None or draft is None:
-        return
+        return []
     assessment = state.assessment
     case = build_training_case(
         sop_id=notice.sop_id,
         version=notice.version,
         based_on_version=notice.based_on_version,
         effective_date=notice.effective_date,
-        jira_key=writer.row.jira_key,
-        summary=writer.row.summary,
+        jira_key=row.jira_key,
+        summary=row.summary,
         base_text=draft.base_text,
         new_text=draft.text,
         rationale=assessment.rationale if assessment else "",
@@ -88,22 +102,20 @@ def post_training_case(writer: EffectWriter, state: RequestState, notice: SopPub
         fails_example=assessment.example_fails if assessment else "",
     )
     teams = list(training.attest_teams)
-    save_case(writer.session, case, request_id=writer.row.id, teams=teams, now=writer.now)
+    save_case(session, case, request_id=row.id, teams=teams, now=now)
     # A replayed step posts the case the ledger kept first, not a rebuilt one.
-    kept = find_case(writer.session, case.sop_id, case.version)
+    kept = find_case(session, case.sop_id, case.version)
     shown = kept.case if kept is not None else case
     text, blocks = render_training_card(
         shown,
-        jira_url=writer.context.issue_url(writer.row.jira_key),
+        jira_url=issue_url(row.jira_key),
         teams=[team_label(rules, t) for t in teams],
         progress=(0, len(_people(rules, teams))),
     )
-    for channel in training_channels(rules):
-        writer.queue(
-            EffectKind.SLACK_POST,
-            {"channel": channel, "text": text, "blocks": blocks},
-            _card_suffix(shown, channel),
-        )
+    return [
+        TrainingPost(channel, text, blocks, _card_suffix(shown, channel))
+        for channel in training_channels(rules)
+    ]
 
 
 def training_channels(rules: Rules) -> list[str]:
