@@ -44,9 +44,11 @@ bench: install
 soak: install
 	$(BIN)/python -m reliability soak $(SOAK_ARGS)
 
-# The README tour's screenshots: the console's browser test, keeping a picture of each step.
+# The documentation's screenshots: the console's browser test, keeping a picture of each step
+# of the README tour, then the PM's board and one journey in the Prefect UI.
 screenshots: install
 	GOVFLOW_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/sandbox/console/test_browser_walk.py
+	$(BIN)/python -m screenshots.pm_views --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) .govflow .pytest_cache .mypy_cache .ruff_cache

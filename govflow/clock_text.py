@@ -79,11 +79,6 @@ def explain_request(
     return blocks
 
 
-def wall_clock_text(t: datetime, calendar: BusinessCalendar) -> str:
-    """An instant on a team's wall clock, as cards and the board say it: "Tue 3 Dec 17:00 UTC+8"."""
-    return wall_clock(calendar.local(t))
-
-
 def when_text(t: datetime | None, calendar: BusinessCalendar | None) -> str:
     """An instant on the team's wall clock, e.g. "Tue 3 Dec 17:00 UTC+8"."""
     if t is None:

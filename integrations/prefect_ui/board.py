@@ -32,8 +32,8 @@ from domain.lifecycle import RequestState
 from domain.rules import Rules
 from domain.signoff import TeamState
 from domain.sla import SlaClock, counted_time, target_time
+from domain.sla_words import wall_clock
 from domain.stages import TERMINAL, Stage
-from govflow.clock_text import wall_clock_text
 from integrations.calendars import CalendarBook
 from integrations.db.clocks import PAUSED, RUNNING
 from integrations.db.models import RequestRow, SlaClockRow
@@ -325,7 +325,7 @@ def age_text(age: timedelta) -> str:
 
 
 def _wall(t: datetime, calendar: BusinessCalendar) -> str:
-    return wall_clock_text(t, calendar)
+    return wall_clock(calendar.local(t))
 
 
 # ---- markdown ----------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from domain.entitlement import team_label
 from domain.lifecycle import RequestState
 from domain.people import Person
 from domain.rules import Rules
+from domain.sla_words import wall_clock
 from domain.stages import Stage
-from govflow.clock_text import wall_clock_text
 from integrations.calendars import CalendarBook
 from integrations.db.models import AuditRow
 from integrations.prefect_ui.board import age_text, cell, link
@@ -394,7 +394,7 @@ def journey_markdown(
     if len(steps) > len(shown):
         head.append(f"| | | ({len(steps) - len(shown)} earlier steps) | | |")
     for step, wait in shown:
-        when = wall_clock_text(step.at, calendar) if calendar else f"{step.at:%a %d %b %H:%M} UTC"
+        when = wall_clock(calendar.local(step.at)) if calendar else f"{step.at:%a %d %b %H:%M} UTC"
         head.append(
             f"| {when} | {cell(step.who)} | {cell(step.what)} | {cell(step.why, 120)} | "
             f"{wait.text} |"

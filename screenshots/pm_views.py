@@ -1,7 +1,7 @@
 """Screenshots of the PM's board and of one request's journey in the Prefect UI.
 
-    .venv/bin/python -m sandbox.pm_screenshots       # docs/screenshots/11-*.png and 12-*.png
-    .venv/bin/python -m sandbox.pm_screenshots --out /tmp/shots
+    .venv/bin/python -m screenshots.pm_views       # docs/screenshots/11-*.png and 12-*.png
+    .venv/bin/python -m screenshots.pm_views --out /tmp/shots
 
 Starts everything it needs and stops it again: a Prefect server with its UI, the seeded Jira
 and Slack stand-ins, the receiver and the runner's dispatcher, a fresh SQLite ledger in a
