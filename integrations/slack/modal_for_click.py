@@ -11,12 +11,7 @@ from domain.precedents import Precedents
 from integrations.slack.action_ids import ActionId
 from integrations.slack.assessment_modal import assessment_modal
 from integrations.slack.interaction_parsing import ButtonClick
-from integrations.slack.reason_modals import (
-    ask_modal,
-    changes_modal,
-    reject_modal,
-    send_back_modal,
-)
+from integrations.slack.reason_modals import ASK, CHANGES, REJECT, SEND_BACK, reason_modal
 from integrations.slack.sop_edit_modal import sop_edit_modal
 
 
@@ -42,7 +37,7 @@ def modal_for_click(
         conflict = state.conflict(draft.sop_id)
         return sop_edit_modal(click.jira_key, click.round, draft, conflict, **where)
     if click.action is ActionId.SOP_SEND_BACK:
-        return send_back_modal(click.jira_key, click.round, team_name=team_name, **where)
+        return reason_modal(SEND_BACK, click.jira_key, click.round, team_name=team_name, **where)
     if click.action is ActionId.ASSESS:
         return assessment_modal(
             click.jira_key,
@@ -54,11 +49,12 @@ def modal_for_click(
             **where,
         )
     if click.action is ActionId.ASK:
-        return ask_modal(click.jira_key, click.round, click.team, **where)
+        return reason_modal(ASK, click.jira_key, click.round, team=click.team, **where)
     if click.team is None:
         return None
-    if click.action is ActionId.REJECT:
-        return reject_modal(click.jira_key, click.team, click.round, team_name=team_name, **where)
-    if click.action is ActionId.CHANGES:
-        return changes_modal(click.jira_key, click.team, click.round, team_name=team_name, **where)
-    return None
+    decision = {ActionId.REJECT: REJECT, ActionId.CHANGES: CHANGES}.get(click.action)
+    if decision is None:
+        return None
+    return reason_modal(
+        decision, click.jira_key, click.round, team=click.team, team_name=team_name, **where
+    )

@@ -43,7 +43,7 @@ from integrations.slack.interaction_parsing import (
 )
 from integrations.slack.modal_for_click import modal_for_click
 from integrations.slack.modal_inputs import SubmissionErrors
-from integrations.slack.reason_modals import ask_modal, changes_modal, reject_modal
+from integrations.slack.reason_modals import ASK, CHANGES, REJECT, reason_modal
 from integrations.slack.slash_command import USAGE, SlashKind, parse_slash_command
 from tests.domain.test_lifecycle import ELENA, GRACE, PRIYA, T0, TOMAS, Flow
 
@@ -469,7 +469,9 @@ class TestSubmissions:
     def test_reject_modal_rejects_with_the_reason(self) -> None:
         """The reject modal's reason becomes the Decide's reason and ends the request."""
         flow = Flow.start().to_signoff()
-        modal = reject_modal("MODREQ-12", "bpo", 1, channel_id="C0BP00001", message_ts=CARD_TS)
+        modal = reason_modal(
+            REJECT, "MODREQ-12", 1, team="bpo", channel_id="C0BP00001", message_ts=CARD_TS
+        )
         sub = submit(modal, {InputId.REASON: "  Conflicts with MY law.  "}, GRACE)
         assert (sub.team, sub.channel_id) == ("bpo", "C0BP00001")
         event = event_from_submission(sub, GRACE, AT)
@@ -481,9 +483,8 @@ class TestSubmissions:
     def test_changes_modal_sends_it_back(self) -> None:
         """The changes modal's feedback returns the request to expert review."""
         flow = Flow.start().to_signoff()
-        sub = submit(
-            changes_modal("MODREQ-12", "qa", 1), {InputId.FEEDBACK: "Add examples."}, PRIYA
-        )
+        modal = reason_modal(CHANGES, "MODREQ-12", 1, team="qa")
+        sub = submit(modal, {InputId.FEEDBACK: "Add examples."}, PRIYA)
         event = event_from_submission(sub, PRIYA, AT)
         assert isinstance(event, Decide) and event.verdict is Verdict.REQUEST_CHANGES
         flow.send(event)
@@ -492,7 +493,8 @@ class TestSubmissions:
     def test_ask_modal_asks_the_requester(self) -> None:
         """The ask modal's question pauses the request on NEEDS_INFO."""
         flow = Flow.start().to_signoff()
-        sub = submit(ask_modal("MODREQ-12", 1, "qa"), {InputId.QUESTION: "Which markets?"}, PRIYA)
+        modal = reason_modal(ASK, "MODREQ-12", 1, team="qa")
+        sub = submit(modal, {InputId.QUESTION: "Which markets?"}, PRIYA)
         event = event_from_submission(sub, PRIYA, AT)
         assert isinstance(event, AskRequester) and event.question == "Which markets?"
         flow.send(event)
@@ -501,9 +503,9 @@ class TestSubmissions:
     @pytest.mark.parametrize(
         ("modal", "block"),
         [
-            (reject_modal("MODREQ-12", "qa", 1), InputId.REASON),
-            (changes_modal("MODREQ-12", "qa", 1), InputId.FEEDBACK),
-            (ask_modal("MODREQ-12", 1), InputId.QUESTION),
+            (reason_modal(REJECT, "MODREQ-12", 1, team="qa"), InputId.REASON),
+            (reason_modal(CHANGES, "MODREQ-12", 1, team="qa"), InputId.FEEDBACK),
+            (reason_modal(ASK, "MODREQ-12", 1), InputId.QUESTION),
         ],
     )
     def test_blank_reason_is_an_error_under_its_input(
@@ -517,7 +519,7 @@ class TestSubmissions:
 
     def test_forged_oversized_text_is_an_error(self) -> None:
         """Text past the modal's max_length (only a forged payload has it) is refused."""
-        modal = reject_modal("MODREQ-12", "qa", 1)
+        modal = reason_modal(REJECT, "MODREQ-12", 1, team="qa")
         with pytest.raises(SubmissionErrors):
             event_from_submission(submit(modal, {InputId.REASON: "x" * 3001}, PRIYA), PRIYA, AT)
 
@@ -641,7 +643,7 @@ class TestHostilePayloads:
     def test_reject_modal_without_team_is_invalid(self) -> None:
         """A reject modal whose metadata lost its team cannot be tied to a decision."""
         payload = submission_payload(
-            reject_modal("MODREQ-12", "qa", 1), {InputId.REASON: "No"}, user=PRIYA
+            reason_modal(REJECT, "MODREQ-12", 1, team="qa"), {InputId.REASON: "No"}, user=PRIYA
         )
         payload["view"]["private_metadata"] = '{"k":"MODREQ-12","r":1}'
         with pytest.raises(PayloadInvalid, match="names its sign-off team"):

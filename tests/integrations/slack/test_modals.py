@@ -12,7 +12,7 @@ from slack_sdk.models.views import View
 from domain.assessment import Recommendation, Risk
 from integrations.slack.action_ids import ActionId, InputId
 from integrations.slack.assessment_modal import CHANGE_HINT, assessment_modal
-from integrations.slack.reason_modals import ask_modal, changes_modal, reject_modal
+from integrations.slack.reason_modals import ASK, CHANGES, REJECT, reason_modal
 from sandbox.slack.blocks import VIEW_BLOCK_LIMIT
 from tests.domain.test_lifecycle import ELENA, make_assessment
 from tests.integrations.slack.test_cards import hostile_text, slack_problems, units
@@ -149,7 +149,9 @@ class TestAssessmentModal:
 class TestDecisionModals:
     def test_reject_modal(self) -> None:
         """The reject modal requires a reason and carries the team."""
-        view = reject_modal("MODREQ-12", "qa", 1, team_name="QA", channel_id="C0QA00001")
+        view = reason_modal(
+            REJECT, "MODREQ-12", 1, team="qa", team_name="QA", channel_id="C0QA00001"
+        )
         assert view["callback_id"] == ActionId.REJECT
         assert json.loads(view["private_metadata"]) == {
             "k": "MODREQ-12",
@@ -163,7 +165,7 @@ class TestDecisionModals:
 
     def test_changes_modal(self) -> None:
         """The changes modal requires the feedback and carries the team."""
-        view = changes_modal("MODREQ-12", "bpo", 3)
+        view = reason_modal(CHANGES, "MODREQ-12", 3, team="bpo")
         assert view["callback_id"] == ActionId.CHANGES
         assert json.loads(view["private_metadata"]) == {"k": "MODREQ-12", "r": 3, "t": "bpo"}
         assert list(inputs(view)) == [InputId.FEEDBACK]
@@ -175,7 +177,7 @@ class TestDecisionModals:
             (None, {"k": "MODREQ-12", "r": 0}),
             ("qa", {"k": "MODREQ-12", "r": 0, "t": "qa"}),
         ]:
-            view = ask_modal("MODREQ-12", 0, team)
+            view = reason_modal(ASK, "MODREQ-12", 0, team=team)
             assert view["callback_id"] == ActionId.ASK
             assert json.loads(view["private_metadata"]) == expected
             assert list(inputs(view)) == [InputId.QUESTION]
@@ -196,6 +198,6 @@ class TestHostileInput:
         """Odd SOP titles and ids, team names and keys still give views Slack accepts."""
         choices = [*zip(ids, titles, strict=False), *SOPS]
         assert view_problems(assessment_modal(key, 0, choices)) == []
-        assert view_problems(reject_modal(key, "qa", 1, team_name=name)) == []
-        assert view_problems(changes_modal(key, "qa", 1, team_name=name)) == []
-        assert view_problems(ask_modal(key, 1)) == []
+        assert view_problems(reason_modal(REJECT, key, 1, team="qa", team_name=name)) == []
+        assert view_problems(reason_modal(CHANGES, key, 1, team="qa", team_name=name)) == []
+        assert view_problems(reason_modal(ASK, key, 1)) == []
