@@ -38,6 +38,11 @@ def not_found_issue() -> JiraApiError:
     return JiraApiError(404, ["Issue does not exist or you do not have permission to see it."])
 
 
+def cannot_set(field_id: str) -> str:
+    """Jira's message for a field an edit may not set: off the screen, or unknown."""
+    return f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
+
+
 def jira_time(moment: datetime, zone: tzinfo = UTC) -> str:
     """Format like Jira does: `2026-11-27T10:00:00.000+0000`, in the viewer's zone."""
     local = moment.astimezone(zone)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from sandbox.jira import adf
@@ -29,9 +29,7 @@ from sandbox.jira.model import (
     User,
     jira_time,
 )
-
-if TYPE_CHECKING:
-    from sandbox.jira.state import JiraState
+from sandbox.jira.tables import JiraTables
 
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 # System fields an issue's `fields` carries, in Jira's habitual order.
@@ -179,7 +177,7 @@ def project(view: View, proj: Project) -> dict[str, Any]:
     }
 
 
-def full_project(state: JiraState, view: View, proj: Project) -> dict[str, Any]:
+def full_project(state: JiraTables, view: View, proj: Project) -> dict[str, Any]:
     """A project as `GET project/{key}` returns it, with its issue types."""
     body = {
         **project(view, proj),
@@ -200,7 +198,7 @@ def option(view: View, opt: Option) -> dict[str, Any]:
     return {"self": f"{view.api}/customFieldOption/{opt.id}", "value": opt.value, "id": opt.id}
 
 
-def comment(state: JiraState, view: View, issue: Issue, c: Comment) -> dict[str, Any]:
+def comment(state: JiraTables, view: View, issue: Issue, c: Comment) -> dict[str, Any]:
     """A comment; the body is wiki markup on v2 and ADF on v3."""
     body: dict[str, Any] = {
         "self": f"{view.api}/issue/{issue.id}/comment/{c.id}",
@@ -218,7 +216,7 @@ def comment(state: JiraState, view: View, issue: Issue, c: Comment) -> dict[str,
 
 
 def comments_page(
-    state: JiraState,
+    state: JiraTables,
     view: View,
     issue: Issue,
     *,
@@ -245,7 +243,7 @@ def resolution(view: View, name: str | None) -> dict[str, Any] | None:
     return {"self": f"{view.api}/resolution/{rid}", "id": rid, "description": "", "name": name}
 
 
-def field_value(state: JiraState, view: View, issue: Issue, fid: str) -> Any:
+def field_value(state: JiraTables, view: View, issue: Issue, fid: str) -> Any:
     """One field of an issue as Jira renders it."""
     fd = state.fields[fid]
     fixed: dict[str, Callable[[], Any]] = {
@@ -280,12 +278,12 @@ def field_value(state: JiraState, view: View, issue: Issue, fid: str) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
-def renderable(state: JiraState) -> list[str]:
+def renderable(state: JiraTables) -> list[str]:
     """Every field id an issue's `fields` can carry."""
     return [*RENDERED_SYSTEM, *(fid for fid, fd in state.fields.items() if fd.custom)]
 
 
-def select_fields(state: JiraState, tokens: Iterable[str], default: str) -> list[str] | None:
+def select_fields(state: JiraTables, tokens: Iterable[str], default: str) -> list[str] | None:
     """The field ids a `fields` parameter asks for; None means "ids only" (search default)."""
     # Repeated parameters and comma-separated lists, `*all`, `*navigable`, field ids and
     # `-field` exclusions; unknown ids are ignored, as Jira does.
@@ -324,7 +322,7 @@ def schema(fd: FieldDef) -> dict[str, Any] | None:
     return body
 
 
-def field_list(state: JiraState) -> list[dict[str, Any]]:
+def field_list(state: JiraTables) -> list[dict[str, Any]]:
     """`GET field`: every system and custom field."""
     out: list[dict[str, Any]] = []
     for fd in state.fields.values():
@@ -344,7 +342,7 @@ def field_list(state: JiraState) -> list[dict[str, Any]]:
     return out
 
 
-def changelog(state: JiraState, view: View, issue: Issue) -> dict[str, Any]:
+def changelog(state: JiraTables, view: View, issue: Issue) -> dict[str, Any]:
     """An issue's change history, as `expand=changelog` adds it."""
     histories = [
         {
@@ -375,7 +373,7 @@ def changelog(state: JiraState, view: View, issue: Issue) -> dict[str, Any]:
 
 
 def transitions(
-    state: JiraState, view: View, issue: Issue, only: str | None = None
+    state: JiraTables, view: View, issue: Issue, only: str | None = None
 ) -> dict[str, Any]:
     """The transitions open to an issue now (Transitions)."""
     return {
@@ -399,7 +397,7 @@ def transitions(
 
 
 def issue(
-    state: JiraState,
+    state: JiraTables,
     view: View,
     item: Issue,
     fields: list[str] | None,
@@ -427,7 +425,7 @@ def issue(
     return body
 
 
-def server_info(state: JiraState, view: View) -> dict[str, Any]:
+def server_info(state: JiraTables, view: View) -> dict[str, Any]:
     """`GET serverInfo`, with the Cloud deployment type the client keys its behaviour on."""
     return {
         "baseUrl": view.base,

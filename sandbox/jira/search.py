@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sandbox.jira.jql import (
@@ -40,9 +40,7 @@ from sandbox.jira.model import (
     JiraApiError,
     User,
 )
-
-if TYPE_CHECKING:
-    from sandbox.jira.state import JiraState
+from sandbox.jira.tables import JiraTables
 
 Predicate = Callable[[Issue], bool]
 Order = Callable[[list[Issue]], list[Issue]]
@@ -75,7 +73,7 @@ def _bad(message: str) -> JiraApiError:
 
 
 class _Compiler:
-    def __init__(self, state: JiraState, actor: User) -> None:
+    def __init__(self, state: JiraTables, actor: User) -> None:
         self.state = state
         self.actor = actor
         self.zone = ZoneInfo(actor.time_zone)
@@ -359,7 +357,7 @@ class _Compiler:
         return lambda issues: sorted(issues, key=functools.cmp_to_key(compare))
 
 
-def compile_query(state: JiraState, query: Query, actor: User) -> tuple[Predicate, Order]:
+def compile_query(state: JiraTables, query: Query, actor: User) -> tuple[Predicate, Order]:
     """A predicate and an ordering for `query`, or JiraApiError(400) with Jira's message."""
     compiler = _Compiler(state, actor)
     try:

@@ -1,7 +1,9 @@
-"""The stand-in's state: users, fields, workflow, projects, issues, and logs of what happened.
+"""The stand-in's state: its tables, the operations that change them, and logs of what happened.
 
-`JiraState` is shared between uvicorn's event loop thread and the test thread, so every
-public method takes `lock` (re-entrant); the app also holds it while it renders, so a
+`JiraState` extends `JiraTables` (the entities and the lookups that rendering, search and
+webhooks read) with setup, REST and control-API writes, search paging and webhook
+publication. It is shared between uvicorn's event loop thread and the test thread, so every
+public operation takes `lock` (re-entrant); the app also holds it while it renders, so a
 response is one consistent snapshot. Methods raise `JiraApiError` with the status and
 ErrorCollection Jira gives for the same mistake.
 """
@@ -12,7 +14,6 @@ import base64
 import binascii
 import hashlib
 import json
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from sandbox.jira.model import (
     DEFAULT_PRIORITY,
     PRIORITIES,
     ChangeItem,
-    Clock,
     Comment,
     CommentRecord,
     FieldChange,
@@ -47,10 +47,11 @@ from sandbox.jira.model import (
     TransitionRecord,
     User,
     account_id_for,
+    cannot_set,
     jira_time,
-    not_found_issue,
 )
 from sandbox.jira.search import compile_query
+from sandbox.jira.tables import JiraTables
 from sandbox.jira.webhooks import Changes, WebhookSender, payloads
 
 API_USER_EMAIL = "govflow-bot@example.com"
@@ -67,50 +68,6 @@ DEFAULT_STATUSES: tuple[tuple[str, StatusCategory, str | None], ...] = (
     ("Rejected", StatusCategory.DONE, "Declined"),
     ("Cancelled", StatusCategory.DONE, "Won't Do"),
 )
-ISSUE_TYPES: tuple[IssueType, ...] = (
-    IssueType("10001", "Task", "A small, distinct piece of work."),
-    IssueType("10002", "Request", "A business request for the moderation-strategy team."),
-)
-
-# System fields as GET /field lists them: id, name, schema type, items, clause names,
-# navigable, orderable. `issuekey` and `statusCategory` are searchable but never rendered.
-_SYSTEM_FIELDS: tuple[tuple[str, str, str | None, str | None, tuple[str, ...], bool, bool], ...] = (
-    ("issuekey", "Key", None, None, ("id", "issue", "issuekey", "key"), False, False),
-    ("summary", "Summary", "string", None, ("summary",), True, True),
-    ("description", "Description", "string", None, ("description",), True, True),
-    ("issuetype", "Issue Type", "issuetype", None, ("issuetype", "type"), True, True),
-    ("project", "Project", "project", None, ("project",), True, False),
-    ("status", "Status", "status", None, ("status",), True, False),
-    (
-        "statusCategory",
-        "Status Category",
-        "statusCategory",
-        None,
-        ("statusCategory",),
-        False,
-        False,
-    ),
-    ("priority", "Priority", "priority", None, ("priority",), True, True),
-    ("reporter", "Reporter", "user", None, ("reporter",), True, True),
-    ("creator", "Creator", "user", None, ("creator",), True, False),
-    ("assignee", "Assignee", "user", None, ("assignee",), True, True),
-    ("labels", "Labels", "array", "string", ("labels",), True, True),
-    ("duedate", "Due date", "date", None, ("due", "duedate"), True, True),
-    ("created", "Created", "datetime", None, ("created", "createdDate"), True, False),
-    ("updated", "Updated", "datetime", None, ("updated", "updatedDate"), True, False),
-    ("resolution", "Resolution", "resolution", None, ("resolution",), True, True),
-    ("resolutiondate", "Resolved", "datetime", None, ("resolutiondate", "resolved"), True, False),
-    (
-        "statuscategorychangedate",
-        "Status Category Changed",
-        "datetime",
-        None,
-        ("statusCategoryChangedDate",),
-        True,
-        False,
-    ),
-    ("comment", "Comment", "comments-page", None, ("comment",), False, True),
-)
 # Fields an edit (PUT issue, POST transitions) may set; the rest are Jira-managed.
 EDITABLE_SYSTEM = frozenset(
     {"summary", "description", "labels", "priority", "reporter", "assignee", "duedate"}
@@ -118,17 +75,6 @@ EDITABLE_SYSTEM = frozenset(
 # Jira's search page caps: id/key-only searches may ask for far more than full ones.
 PAGE_CAP = 100
 ID_ONLY_PAGE_CAP = 5000
-
-
-def _cannot_set(field_id: str) -> str:
-    return f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
-
-
-def _option_value(fd: FieldDef, option_id: str) -> str:
-    option = fd.option_by(option_id=option_id)
-    if option is None:
-        raise JiraApiError(500, [f"Field '{fd.name}' stores unknown option {option_id}."])
-    return option.value
 
 
 @dataclass(frozen=True)
@@ -139,23 +85,13 @@ class SearchPage:
     next_token: str | None
 
 
-class JiraState:
-    """Everything the stand-in knows, behind one re-entrant lock."""
+class JiraState(JiraTables):
+    """The stand-in's tables with every operation that changes them, and logs of what happened."""
 
     def __init__(self, *, base_url: str | None = None, with_api_user: bool = True) -> None:
-        self.lock = threading.RLock()
-        self.clock = Clock()
-        # When None, responses use the URL the request came in on (out-of-process servers).
-        self.base_url = base_url
+        super().__init__(base_url=base_url)
         # Where `/browse/KEY` sends a browser: the sandbox console's ticket page, once known.
         self.console_url: str | None = None
-        self.users: dict[str, User] = {}
-        self.fields: dict[str, FieldDef] = {}
-        self.statuses: dict[str, Status] = {}
-        self.transitions: list[Transition] = []
-        self.issuetypes: dict[str, IssueType] = {t.id: t for t in ISSUE_TYPES}
-        self.projects: dict[str, Project] = {}
-        self.issues: dict[str, Issue] = {}
         self.requests: list[RecordedRequest] = []
         self.transition_log: list[TransitionRecord] = []
         self.change_log: list[FieldChange] = []
@@ -163,24 +99,12 @@ class JiraState:
         # What the operation in progress changed, per issue id, published when it completes.
         self._changes: dict[str, Changes] = {}
         self._depth = 0
-        self._keys: dict[str, str] = {}
         self._next_issue_id = 10000
         self._next_comment_id = 10000
         self._next_history_id = 10000
         self._next_custom_id = 10050
         self._next_option_id = 10100
         self._next_project_id = 10000
-        for fid, name, stype, items, clauses, navigable, orderable in _SYSTEM_FIELDS:
-            self.fields[fid] = FieldDef(
-                id=fid,
-                name=name,
-                schema_type=stype or "",
-                items=items,
-                system=fid if stype else None,
-                clause_names=clauses,
-                navigable=navigable,
-                orderable=orderable,
-            )
         self.set_workflow(
             [(name, category, resolution) for name, category, resolution in DEFAULT_STATUSES]
         )
@@ -302,69 +226,6 @@ class JiraState:
                         else frozenset(self.status_by_name(s).id for s in sources),
                     )
                 )
-
-    # ---- lookups ---------------------------------------------------------------------------
-
-    def now(self) -> datetime:
-        """The stand-in clock's current instant."""
-        return self.clock.now()
-
-    def user(self, who: str) -> User:
-        """A user by account id or email (case-insensitive)."""
-        with self.lock:
-            if who in self.users:
-                return self.users[who]
-            for user in self.users.values():
-                if user.email.casefold() == who.casefold():
-                    return user
-            raise JiraApiError(
-                404, ["Specified user does not exist or you do not have required permissions"]
-            )
-
-    def authenticate(self, email: str, token: str) -> User | None:
-        """The user these Basic credentials belong to, if they are right."""
-        with self.lock:
-            for user in self.users.values():
-                if user.email.casefold() == email.casefold() and user.api_token == token:
-                    return user
-            return None
-
-    def field(self, name_or_id: str) -> FieldDef:
-        """A field by id or display name (case-insensitive)."""
-        with self.lock:
-            if name_or_id in self.fields:
-                return self.fields[name_or_id]
-            for fd in self.fields.values():
-                if fd.name.casefold() == name_or_id.casefold():
-                    return fd
-            raise JiraApiError(400, errors={name_or_id: _cannot_set(name_or_id)})
-
-    def status_by_name(self, name: str) -> Status:
-        """A status by name (case-insensitive) or id."""
-        for status in self.statuses.values():
-            if status.name.casefold() == name.casefold() or status.id == name:
-                return status
-        raise JiraApiError(400, [f"Status '{name}' does not exist."])
-
-    def issue(self, id_or_key: str) -> Issue:
-        """An issue by id or key (keys are case-insensitive in Jira URLs)."""
-        with self.lock:
-            issue_id = id_or_key if id_or_key in self.issues else self._keys.get(id_or_key.upper())
-            if issue_id is None:
-                raise not_found_issue()
-            return self.issues[issue_id]
-
-    def available_transitions(self, issue: Issue) -> list[Transition]:
-        """Transitions open to an issue in its current status (none back into it)."""
-        return [
-            t
-            for t in self.transitions
-            if t.to_id != issue.status_id and (t.from_ids is None or issue.status_id in t.from_ids)
-        ]
-
-    def priority_name(self, priority_id: str) -> str:
-        """The name of a priority id."""
-        return dict(PRIORITIES)[priority_id]
 
     # ---- writes (REST and control API share these) ----------------------------------------
 
@@ -634,22 +495,6 @@ class JiraState:
         with self.lock:
             return [r for r in self.change_log if key is None or r.issue_key == key.upper()]
 
-    def plain_value(self, issue: Issue, field_id: str) -> Any:
-        """A stored value as plain data: option values, emails, names, ISO dates."""
-        fd = self.fields[field_id]
-        value = issue.values.get(field_id)
-        if value is None:
-            return None
-        if fd.kind is FieldKind.OPTION:
-            return _option_value(fd, value)
-        if fd.kind is FieldKind.OPTIONS:
-            return [_option_value(fd, v) for v in value]
-        if fd.schema_type == "user":
-            return self.users[value].email
-        if field_id == "priority":
-            return self.priority_name(value)
-        return list(value) if isinstance(value, list) else value
-
     def snapshot(self, key: str) -> dict[str, Any]:
         """An issue as plain JSON-able data, fields keyed by display name."""
         with self.lock:
@@ -714,13 +559,6 @@ class JiraState:
 
     # ---- internals -------------------------------------------------------------------------
 
-    def api_user(self) -> User:
-        """The first user with an API token: who control-API edits act as by default."""
-        for user in self.users.values():
-            if user.api_token is not None:
-                return user
-        raise JiraApiError(500, ["The sandbox has no API user."])
-
     def _project_from(self, raw: Any, errors: dict[str, str], *, lenient: bool) -> Project | None:
         ref = raw if lenient and isinstance(raw, str) else None
         if isinstance(raw, Mapping):
@@ -746,7 +584,7 @@ class JiraState:
     def _editable(self, field_id: str) -> FieldDef:
         fd = self.fields.get(field_id)
         if fd is None or (not fd.custom and field_id not in EDITABLE_SYSTEM):
-            raise JiraApiError(400, errors={field_id: _cannot_set(field_id)})
+            raise JiraApiError(400, errors={field_id: cannot_set(field_id)})
         return fd
 
     def _coerce_all(
@@ -808,7 +646,7 @@ class JiraState:
                 raise ValueError("data was not an array")
             ids = [self._coerce_option(fd, item, lenient=lenient) for item in raw]
             return list(dict.fromkeys(ids))
-        raise ValueError(_cannot_set(fd.id))
+        raise ValueError(cannot_set(fd.id))
 
     def _coerce_text(self, raw: Any, *, v3: bool, limit: int) -> str:
         if v3:

@@ -27,15 +27,13 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from sandbox.jira import render
 from sandbox.jira.model import ChangeItem, Comment, Issue, User
-
-if TYPE_CHECKING:
-    from sandbox.jira.state import JiraState
+from sandbox.jira.tables import JiraTables
 
 EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "comment_created"})
 RETRY_STATUSES = frozenset({408, 409, 425, 429})
@@ -90,11 +88,11 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _view(state: JiraState) -> render.View:
+def _view(state: JiraTables) -> render.View:
     return render.View(base=state.base_url or "", version="2", zone=UTC)
 
 
-def _issue_json(state: JiraState, issue: Issue) -> dict[str, Any]:
+def _issue_json(state: JiraTables, issue: Issue) -> dict[str, Any]:
     view = _view(state)
     return render.issue(state, view, issue, render.select_fields(state, [], "*all") or [])
 
@@ -111,7 +109,7 @@ def _item_json(item: ChangeItem) -> dict[str, Any]:
     }
 
 
-def payloads(state: JiraState, issue: Issue, changes: Changes) -> list[tuple[str, dict[str, Any]]]:
+def payloads(state: JiraTables, issue: Issue, changes: Changes) -> list[tuple[str, dict[str, Any]]]:
     """The webhook events one operation's changes to `issue` make, in Jira's order."""
     view = _view(state)
     actor: User = state.users[changes.actor_id]
