@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, HeaderBlock, SectionBlock
+from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, SectionBlock
 
 from domain.entitlement import DelegationLike, as_delegations, eligible_roster, team_label
 from domain.lifecycle import RequestState
@@ -24,7 +24,6 @@ from integrations.slack.action_ids import ActionId, button_value
 from integrations.slack.blocks import (
     BLANK,
     FIELD_TEXT,
-    HEADER_TEXT,
     MESSAGE_TEXT,
     clip_mrkdwn,
     code_preview,
@@ -32,7 +31,6 @@ from integrations.slack.blocks import (
     link,
     mrkdwn,
     mrkdwn_text,
-    plain_text,
     slack_mention,
     units,
 )
@@ -42,6 +40,7 @@ from integrations.slack.card_parts import (
     VERDICT_WORDS,
     Blocks,
     button,
+    card_header,
 )
 from integrations.slack.draft_diffs import MAX_CARD_DRAFTS, DraftDiff, diff_section, draft_diff
 from integrations.slack.request_status import team_status
@@ -127,16 +126,9 @@ def render_approval_card(view: ApprovalView) -> tuple[str, Blocks]:
         text = f"{view.jira_key} needs sign-off from {view.team_name}: {view.summary}"
     else:
         text = f"{view.jira_key} · {view.team_name}: {_final_state(view)}"
-    blocks: list[Block] = [
-        HeaderBlock(text=plain_text(f"Sign-off · {view.team_name}", HEADER_TEXT)),
-        SectionBlock(
-            text=mrkdwn_text(
-                f"*{link(view.jira_url, f'{view.jira_key} · {view.summary}', 2600)}*\n"
-                f"{link(view.thread_url, 'Discussion thread', 300)}"
-            )
-        ),
-        SectionBlock(fields=_assessment_fields(view)),
-    ]
+    heading = f"Sign-off · {view.team_name}"
+    blocks = card_header(heading, view.jira_key, view.summary, view.jira_url, view.thread_url)
+    blocks.append(SectionBlock(fields=_assessment_fields(view)))
     blocks.extend(_assessment_texts(view))
     if view.decisions:
         lines = fit_lines([_decision_line(d) for d in view.decisions], 2900)

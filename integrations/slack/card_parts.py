@@ -1,12 +1,12 @@
-"""What every govflow card is built from: its buttons, its links line, and the words it
-uses for verdicts, team states and a request that moved on.
+"""What every govflow card is built from: its header, its buttons, its links line, and the
+words it uses for verdicts, team states and a request that moved on.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import ButtonElement, ContextBlock
+from slack_sdk.models.blocks import Block, ButtonElement, ContextBlock, HeaderBlock, SectionBlock
 
 from domain.signoff import TeamState, Verdict
 from domain.stages import Stage
@@ -14,9 +14,11 @@ from integrations.slack.action_ids import ActionId
 from integrations.slack.blocks import (
     BUTTON_TEXT,
     CONTEXT_TEXT,
+    HEADER_TEXT,
     clip,
     link,
     mrkdwn_text,
+    plain_text,
 )
 
 TEAM_STATE_LABELS: dict[str, str] = {
@@ -55,3 +57,18 @@ def links(jira_url: str, thread_url: str, extra: str) -> ContextBlock:
     """The context line under a card: its Jira issue, its thread, and `extra`."""
     parts = [link(jira_url, "Jira issue", 600), link(thread_url, "Thread", 600), extra]
     return ContextBlock(elements=[mrkdwn_text(" · ".join(parts), CONTEXT_TEXT)])
+
+
+def card_header(
+    heading: str, jira_key: str, summary: str, jira_url: str, thread_url: str, note: str = ""
+) -> list[Block]:
+    """The top of a card: `heading`, then its request (linked to Jira), its thread and `note`."""
+    return [
+        HeaderBlock(text=plain_text(heading, HEADER_TEXT)),
+        SectionBlock(
+            text=mrkdwn_text(
+                f"*{link(jira_url, f'{jira_key} · {summary}', 2600)}*\n"
+                f"{link(thread_url, 'Discussion thread', 300)}{note}"
+            )
+        ),
+    ]

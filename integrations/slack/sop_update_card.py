@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
-    Block,
     ConfirmObject,
     ContextBlock,
-    HeaderBlock,
     SectionBlock,
 )
 
@@ -22,16 +20,13 @@ from domain.stages import Stage, stage_label
 from integrations.slack.action_ids import ActionId, button_value
 from integrations.slack.blocks import (
     CONTEXT_TEXT,
-    HEADER_TEXT,
     MESSAGE_TEXT,
     clip_mrkdwn,
     code_preview,
     fit_lines,
-    link,
     mrkdwn_text,
-    plain_text,
 )
-from integrations.slack.card_parts import CLOSED_BY_STAGE, Blocks, button, links
+from integrations.slack.card_parts import CLOSED_BY_STAGE, Blocks, button, card_header, links
 from integrations.slack.draft_diffs import (
     DIFF_BLOCK,
     MAX_CARD_DRAFTS,
@@ -89,16 +84,9 @@ def render_sop_update_card(view: SopUpdateView) -> tuple[str, Blocks]:
         text = f"{view.jira_key} is signed off: publish its SOP update ({view.summary})"
     else:
         text = f"{view.jira_key} · SOP update: {_sop_final_state(view)}"
-    blocks: list[Block] = [
-        HeaderBlock(text=plain_text(f"SOP update · {view.owner_team}", HEADER_TEXT)),
-        SectionBlock(
-            text=mrkdwn_text(
-                f"*{link(view.jira_url, f'{view.jira_key} · {view.summary}', 2600)}*\n"
-                f"{link(view.thread_url, 'Discussion thread', 300)} · signed off in round "
-                f"{view.round}"
-            )
-        ),
-    ]
+    heading = f"SOP update · {view.owner_team}"
+    note = f" · signed off in round {view.round}"
+    blocks = card_header(heading, view.jira_key, view.summary, view.jira_url, view.thread_url, note)
     conflicts = {c.sop_id: c for c in view.conflicts}
     for index, draft in enumerate(view.drafts[:MAX_CARD_DRAFTS]):
         blocks.append(diff_section(draft, view.thread_url))
