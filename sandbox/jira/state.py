@@ -1,11 +1,12 @@
 """The stand-in's state: its tables, the operations that change them, and logs of what happened.
 
 `JiraState` extends `JiraTables` (the entities and the lookups that rendering, search and
-webhooks read) with setup, REST and control-API writes, search paging and webhook
-publication. It is shared between uvicorn's event loop thread and the test thread, so every
-public operation takes `lock` (re-entrant); the app also holds it while it renders, so a
-response is one consistent snapshot. Methods raise `JiraApiError` with the status and
-ErrorCollection Jira gives for the same mistake.
+webhooks read) with setup, REST and control-API writes (their request values turned into
+stored form by `coercion`), search paging and webhook publication. It is shared between
+uvicorn's event loop thread and the test thread, so every public operation takes `lock`
+(re-entrant); the app also holds it while it renders, so a response is one consistent
+snapshot. Methods raise `JiraApiError` with the status and ErrorCollection Jira gives for
+the same mistake.
 """
 
 from __future__ import annotations
@@ -17,17 +18,15 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sandbox.jira import adf
-from sandbox.jira.adf import NOT_ADF
+from sandbox.jira import coercion
 from sandbox.jira.jql import JqlError, parse
 from sandbox.jira.model import (
     CUSTOM_SCHEMAS,
     DEFAULT_PRIORITY,
-    PRIORITIES,
     ChangeItem,
     Comment,
     CommentRecord,
@@ -36,7 +35,6 @@ from sandbox.jira.model import (
     FieldKind,
     History,
     Issue,
-    IssueType,
     JiraApiError,
     Option,
     Project,
@@ -47,7 +45,6 @@ from sandbox.jira.model import (
     TransitionRecord,
     User,
     account_id_for,
-    cannot_set,
     jira_time,
 )
 from sandbox.jira.search import compile_query
@@ -67,10 +64,6 @@ DEFAULT_STATUSES: tuple[tuple[str, StatusCategory, str | None], ...] = (
     ("Done", StatusCategory.DONE, "Done"),
     ("Rejected", StatusCategory.DONE, "Declined"),
     ("Cancelled", StatusCategory.DONE, "Won't Do"),
-)
-# Fields an edit (PUT issue, POST transitions) may set; the rest are Jira-managed.
-EDITABLE_SYSTEM = frozenset(
-    {"summary", "description", "labels", "priority", "reporter", "assignee", "duedate"}
 )
 # Jira's search page caps: id/key-only searches may ask for far more than full ones.
 PAGE_CAP = 100
@@ -242,18 +235,25 @@ class JiraState(JiraTables):
         with self._operation():
             fields = dict(fields)
             errors: dict[str, str] = {}
-            project = self._project_from(fields.pop("project", None), errors, lenient=lenient)
-            itype = self._issuetype_from(fields.pop("issuetype", None), errors, lenient=lenient)
+            project = coercion.project_from(
+                self, fields.pop("project", None), errors, lenient=lenient
+            )
+            itype = coercion.issuetype_from(
+                self, fields.pop("issuetype", None), errors, lenient=lenient
+            )
             summary = fields.get("summary")
             if not summary:
                 errors["summary"] = "You must specify a summary of the issue."
             reporter_raw = fields.pop("reporter", None)
-            values, more_errors = self._coerce_all(fields, lenient=lenient, v3=v3)
+            values, more_errors = coercion.coerce_all(self, fields, lenient=lenient, v3=v3)
             errors.update(more_errors)
             reporter = actor.account_id
             if reporter_raw is not None:
                 try:
-                    reporter = self._coerce_user(reporter_raw, lenient=lenient) or actor.account_id
+                    reporter = (
+                        coercion.coerce_user(self, reporter_raw, lenient=lenient)
+                        or actor.account_id
+                    )
                 except ValueError as exc:
                     errors["reporter"] = str(exc)
             if errors or project is None or itype is None:
@@ -296,17 +296,17 @@ class JiraState(JiraTables):
         """Apply a PUT issue body (`fields` set, `update` operations); all or nothing."""
         with self._operation():
             issue = self.issue(key)
-            new_values, errors = self._coerce_all(fields, lenient=lenient, v3=v3)
+            new_values, errors = coercion.coerce_all(self, fields, lenient=lenient, v3=v3)
             comments: list[str] = []
             for fid, operations in (update or {}).items():
                 try:
                     if fid == "comment":
-                        comments.extend(self._comment_ops(operations, v3=v3))
+                        comments.extend(coercion.comment_ops(operations, v3=v3))
                         continue
-                    fd = self.field(fid) if lenient else self._editable(fid)
+                    fd = self.field(fid) if lenient else coercion.editable(self, fid)
                     current = new_values.get(fd.id, issue.values.get(fd.id))
-                    new_values[fd.id] = self._apply_ops(
-                        fd, current, operations, lenient=lenient, v3=v3
+                    new_values[fd.id] = coercion.apply_ops(
+                        self, fd, current, operations, lenient=lenient, v3=v3
                     )
                 except JiraApiError as exc:
                     errors.update(exc.errors or {fid: "; ".join(exc.messages)})
@@ -333,7 +333,7 @@ class JiraState(JiraTables):
         """Add a comment (wiki markup on v2, an ADF document on v3); bumps `updated`."""
         with self._operation():
             issue = self.issue(key)
-            text = self._comment_body(body, v3=v3)
+            text = coercion.comment_body(body, v3=v3)
             comment = self._add_comment(issue, actor, text, visibility)
             issue.updated = comment.created
             return comment
@@ -558,208 +558,6 @@ class JiraState(JiraTables):
                 self.webhooks.enqueue(event, payload)
 
     # ---- internals -------------------------------------------------------------------------
-
-    def _project_from(self, raw: Any, errors: dict[str, str], *, lenient: bool) -> Project | None:
-        ref = raw if lenient and isinstance(raw, str) else None
-        if isinstance(raw, Mapping):
-            ref = raw.get("key") or raw.get("id")
-        for project in self.projects.values():
-            if ref is not None and str(ref).upper() in (project.key, project.id):
-                return project
-        errors["project"] = "Specify a valid project ID or key"
-        return None
-
-    def _issuetype_from(
-        self, raw: Any, errors: dict[str, str], *, lenient: bool
-    ) -> IssueType | None:
-        ref = raw if lenient and isinstance(raw, str) else None
-        if isinstance(raw, Mapping):
-            ref = raw.get("id") or raw.get("name")
-        for itype in self.issuetypes.values():
-            if ref is not None and str(ref) in (itype.id, itype.name):
-                return itype
-        errors["issuetype"] = "Specify an issue type"
-        return None
-
-    def _editable(self, field_id: str) -> FieldDef:
-        fd = self.fields.get(field_id)
-        if fd is None or (not fd.custom and field_id not in EDITABLE_SYSTEM):
-            raise JiraApiError(400, errors={field_id: cannot_set(field_id)})
-        return fd
-
-    def _coerce_all(
-        self, fields: Mapping[str, Any], *, lenient: bool, v3: bool
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        values: dict[str, Any] = {}
-        errors: dict[str, str] = {}
-        for fid, raw in fields.items():
-            try:
-                fd = self._editable(fid)
-                values[fid] = self._coerce(fd, raw, lenient=lenient, v3=v3)
-            except JiraApiError as exc:
-                errors.update(exc.errors)
-            except ValueError as exc:
-                errors[fid] = str(exc)
-        return values, errors
-
-    def _coerce(self, fd: FieldDef, raw: Any, *, lenient: bool, v3: bool) -> Any:
-        """Turn a REST value (or a plain control value) into the stored form."""
-        if fd.id == "summary":
-            if not isinstance(raw, str):
-                raise ValueError("Operation value must be a string")
-            if "\n" in raw or "\r" in raw:
-                raise ValueError("The summary is invalid because it contains newline characters.")
-            if len(raw) > 255:
-                raise ValueError("Summary must be less than 255 characters.")
-            return raw
-        if fd.id == "priority":
-            return self._coerce_priority(raw, lenient=lenient)
-        if fd.schema_type == "user":
-            if raw is None and fd.id == "reporter":
-                raise ValueError("Reporter is required.")
-            return self._coerce_user(raw, lenient=lenient)
-        if fd.id == "labels" or fd.kind is FieldKind.LABELS:
-            return self._coerce_labels(raw, lenient=lenient)
-        if raw is None:
-            return None
-        if fd.id == "description" or fd.kind is FieldKind.TEXTAREA:
-            return self._coerce_text(raw, v3=v3, limit=32767)
-        if fd.kind is FieldKind.TEXT:
-            if not isinstance(raw, str):
-                raise ValueError("Operation value must be a string")
-            if len(raw) > 255:
-                raise ValueError("You can only enter 255 characters in this field.")
-            return raw
-        if fd.id == "duedate" or fd.kind is FieldKind.DATE:
-            try:
-                return date.fromisoformat(str(raw)).isoformat()
-            except ValueError as exc:
-                raise ValueError(f"Error parsing date string: {raw}") from exc
-        if fd.kind is FieldKind.NUMBER:
-            if isinstance(raw, bool) or not isinstance(raw, int | float):
-                raise ValueError("Operation value must be a number")
-            return float(raw)
-        if fd.kind is FieldKind.OPTION:
-            return self._coerce_option(fd, raw, lenient=lenient)
-        if fd.kind is FieldKind.OPTIONS:
-            if not isinstance(raw, list):
-                raise ValueError("data was not an array")
-            ids = [self._coerce_option(fd, item, lenient=lenient) for item in raw]
-            return list(dict.fromkeys(ids))
-        raise ValueError(cannot_set(fd.id))
-
-    def _coerce_text(self, raw: Any, *, v3: bool, limit: int) -> str:
-        if v3:
-            if not isinstance(raw, Mapping):
-                raise ValueError(NOT_ADF)
-            text = adf.to_text(raw)
-        elif isinstance(raw, str):
-            text = raw
-        else:
-            raise ValueError("Operation value must be a string")
-        if len(text) > limit:
-            raise ValueError(f"You can only enter {limit} characters in this field.")
-        return text
-
-    def _coerce_option(self, fd: FieldDef, raw: Any, *, lenient: bool) -> str:
-        if lenient and isinstance(raw, str):
-            raw = {"value": raw}
-        if not isinstance(raw, Mapping):
-            raise ValueError("Could not find valid 'id' or 'value' in the Parent Option object.")
-        if "id" in raw:
-            option = fd.option_by(option_id=str(raw["id"]))
-            if option is None:
-                raise ValueError(f"Option id '{raw['id']}' is not valid")
-            return option.id
-        if "value" in raw:
-            option = fd.option_by(value=str(raw["value"]))
-            if option is None:
-                raise ValueError(f"Option value '{raw['value']}' is not valid")
-            return option.id
-        raise ValueError("Could not find valid 'id' or 'value' in the Parent Option object.")
-
-    def _coerce_user(self, raw: Any, *, lenient: bool) -> str | None:
-        if raw is None:
-            return None
-        ref: Any = raw if lenient and isinstance(raw, str) else None
-        if isinstance(raw, Mapping):
-            if "name" in raw and "accountId" not in raw:
-                # Jira Cloud dropped usernames (GDPR); only accountId identifies a user.
-                raise ValueError("The 'name' property is not supported; use 'accountId'.")
-            ref = raw.get("accountId") or raw.get("id")
-        if not isinstance(ref, str):
-            raise ValueError("Specify a user by accountId.")
-        try:
-            return self.user(ref).account_id
-        except JiraApiError as exc:
-            raise ValueError(f"User with accountId '{ref}' does not exist.") from exc
-
-    def _coerce_priority(self, raw: Any, *, lenient: bool) -> str:
-        if lenient and isinstance(raw, str):
-            raw = {"name": raw}
-        if isinstance(raw, Mapping):
-            for pid, name in PRIORITIES:
-                if str(raw.get("id")) == pid or raw.get("name") == name:
-                    return pid
-        raise ValueError("Specify a valid priority (name or id).")
-
-    def _coerce_labels(self, raw: Any, *, lenient: bool) -> list[str]:
-        if raw is None:
-            return []
-        if lenient and isinstance(raw, str):
-            raw = raw.split()
-        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-            raise ValueError("data was not an array")
-        for label in raw:
-            if not label or any(c.isspace() for c in label):
-                raise ValueError(f"The label '{label}' contains spaces which is invalid.")
-            if len(label) > 255:
-                raise ValueError("The label must not be longer than 255 characters.")
-        return list(dict.fromkeys(raw))
-
-    def _apply_ops(
-        self, fd: FieldDef, current: Any, operations: Any, *, lenient: bool, v3: bool
-    ) -> Any:
-        """Apply `update` operations (set/add/remove) to a field's current value."""
-        if not isinstance(operations, list):
-            raise ValueError("Field operations must be a list.")
-        multi = fd.schema_type == "array"
-        value = list(current or []) if multi else current
-        for op in operations:
-            if not isinstance(op, Mapping) or len(op) != 1:
-                raise ValueError("Each operation must have exactly one of set, add, remove, edit.")
-            verb, arg = next(iter(op.items()))
-            if verb == "set":
-                value = self._coerce(fd, arg, lenient=lenient, v3=v3)
-            elif verb in ("add", "remove") and multi:
-                items = self._coerce(fd, [arg], lenient=lenient, v3=v3)
-                if verb == "add":
-                    value = list(dict.fromkeys([*value, *items]))
-                else:
-                    value = [v for v in value if v not in items]
-            else:
-                raise ValueError(f"Field '{fd.id}' does not support operation '{verb}'.")
-        return value
-
-    def _comment_ops(self, operations: Any, *, v3: bool) -> list[str]:
-        bodies: list[str] = []
-        for op in operations if isinstance(operations, list) else []:
-            add = op.get("add") if isinstance(op, Mapping) else None
-            if not isinstance(add, Mapping):
-                raise ValueError("Comments can only be added.")
-            bodies.append(self._comment_body(add.get("body"), v3=v3))
-        return bodies
-
-    def _comment_body(self, body: Any, *, v3: bool) -> str:
-        if body is None or body == "":
-            raise JiraApiError(400, errors={"comment": "Comment body can not be empty!"})
-        try:
-            text = self._coerce_text(body, v3=v3, limit=32767)
-        except ValueError as exc:
-            raise JiraApiError(400, errors={"comment": str(exc)}) from exc
-        if not text.strip():
-            raise JiraApiError(400, errors={"comment": "Comment body can not be empty!"})
-        return text
 
     def _add_comment(
         self, issue: Issue, actor: User, body: str, visibility: dict[str, Any] | None = None
