@@ -17,9 +17,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
@@ -39,9 +38,9 @@ from sandbox.jira_server import JiraSandbox
 from sandbox.slack.sandbox import SlackSandbox
 from tests.govflow.test_advance import ticket
 from tests.support.stand_ins import govflow_environment
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.prefect
-T = TypeVar("T")
 KEY = "MODREQ-1"  # seeded in the Jira stand-in, so intake's comment has a ticket to go to
 EXPERT = Person(slack_id="U0EX00003")
 FOREIGN_WORKER = """
@@ -112,16 +111,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def eventually(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
-
-
 def test_a_click_survives_a_prefect_restart_and_a_foreign_worker(
     server: PrefectServer,
     jira: JiraSandbox,
@@ -162,7 +151,7 @@ def test_a_click_survives_a_prefect_restart_and_a_foreign_worker(
                 return root is not None and root.status == "sent"
 
         # Intake's effects are work in the ledger too: the runner delivers them unasked.
-        eventually(root_posted, "the thread root posted by the runner")
+        eventually(root_posted, what="the thread root posted by the runner", timeout=60)
 
         server.stop()
         claim = Claim(event_id="claim-while-prefect-is-down", actor=EXPERT, at=utc_now())
@@ -188,11 +177,11 @@ def test_a_click_survives_a_prefect_restart_and_a_foreign_worker(
 
         # Its runs failed while the server was down, each waiting longer (up to 30 s), and the
         # server's own start takes a while on a busy machine.
-        eventually(applied, "the click applied after Prefect came back", timeout=150)
+        eventually(applied, what="the click applied after Prefect came back", timeout=150)
         assert runner.poll() is None, "the runner must live through the server's restart"
         eventually(
             lambda: f"{KEY} · EXPERT_REVIEW" in server.flow_run_names(),
-            "the advance flow run on the restarted server",
+            what="the advance flow run on the restarted server",
             timeout=30,
         )
         with sessions.begin() as session:

@@ -39,10 +39,10 @@ from tests.flows.test_signoff_flow import (  # noqa: F401  (fixtures used by nam
     KEY,
     Pipeline,
     dispatcher,
-    eventually,
     receiver,
     roster_ids,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.prefect
 
@@ -59,7 +59,7 @@ def posted_card(engine: Engine, slack: SlackSandbox, key: str, suffix: str) -> d
                 return None
             return str(row.result["channel"]), str(row.result["ts"])
 
-    channel, ts = eventually(delivered)
+    channel, ts = eventually(delivered, timeout=30)
     message = next(m for m in slack.messages(channel) if m.ts == ts)
     return {"channel": channel, "ts": ts, "text": message.text, "blocks": message.blocks}
 
@@ -123,7 +123,7 @@ def test_precedents_from_no_history_to_a_published_precedent(
             )
     done = pipeline.wait_for(lambda row: row.stage == Stage.SOP_UPDATE)
     owner = roster_ids(done.state or {}, (done.state or {})["sop_owner_team"])[0]
-    sop_card = eventually(lambda: pipeline.request().facts.get("sop_update_card"))
+    sop_card = eventually(lambda: pipeline.request().facts.get("sop_update_card"), timeout=30)
     pipeline.click(sop_card.removeprefix(f"{KEY}:"), ActionId.SOP_PUBLISH, owner)
     pipeline.wait_for(lambda row: row.stage == Stage.DONE)
 
@@ -166,6 +166,6 @@ def test_precedents_from_no_history_to_a_published_precedent(
     before = len(slack.views(user=later_expert))
     answer = slack.click(card["channel"], card["ts"], ActionId.ASSESS, later_expert)
     assert answer.status == 200, answer.body
-    views = eventually(lambda: slack.views(user=later_expert)[before:] or None)
+    views = eventually(lambda: slack.views(user=later_expert)[before:] or None, timeout=30)
     modal = json.dumps(views[-1].payload)
     assert "Similar decided requests" in modal and KEY in modal

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import contextvars
 import threading
-import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from prefect import get_client
@@ -34,9 +33,9 @@ from integrations.slack.action_ids import ActionId
 from sandbox.jira_server import JiraSandbox
 from sandbox.server import ThreadedServer
 from sandbox.slack.sandbox import SlackSandbox
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.prefect
-T = TypeVar("T")
 KEY = "MODREQ-1"
 
 
@@ -80,17 +79,6 @@ def quiet(engine: Engine) -> bool:
         )
 
 
-def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
-    """Poll until `check` returns something truthy (the advance run is asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 class Pipeline:
     """Reads the ledger and finds the cards govflow posted, to click them like people."""
 
@@ -116,14 +104,14 @@ class Pipeline:
                     return None
                 return str(row.result["channel"]), str(row.result["ts"])
 
-        return eventually(posted)
+        return eventually(posted, timeout=30)
 
     def wait_for(self, predicate: Callable[[RequestRow], bool]) -> RequestRow:
         def matching() -> RequestRow | None:
             row = self.request()
             return row if predicate(row) else None
 
-        return eventually(matching)
+        return eventually(matching, timeout=30)
 
     def click(self, suffix: str, action: ActionId, user: str) -> None:
         channel, ts = self.card(suffix)
@@ -131,7 +119,7 @@ class Pipeline:
         assert answer.status == 200, answer.body
 
     def submit_latest_view(self, user: str, values: dict[str, Any]) -> None:
-        view = eventually(lambda: self.slack.views(user=user))[-1]
+        view = eventually(lambda: self.slack.views(user=user), timeout=30)[-1]
         answer = self.slack.submit_view(view.id, user, values)
         assert answer.status == 200 and answer.body == "", answer.body
 
@@ -181,18 +169,24 @@ def test_clicks_and_modals_take_a_ticket_to_a_published_sop(
             pipeline.click(f"approval:{round_}:{team}", ActionId.APPROVE, approver)
     final = pipeline.wait_for(lambda row: row.stage == Stage.SOP_UPDATE)
     assert final.assignee == expert
-    eventually(lambda: [t.to_status for t in jira.transitions_done(KEY)][-1:] == ["Implementing"])
+    eventually(
+        lambda: [t.to_status for t in jira.transitions_done(KEY)][-1:] == ["Implementing"],
+        timeout=30,
+    )
     # The run renames and tags itself after delivering, so the UI may lag the ledger a little.
-    eventually(lambda: flow_run_tags(f"{KEY} · SOP_UPDATE") >= {KEY, "SOP_UPDATE"})
+    eventually(lambda: flow_run_tags(f"{KEY} · SOP_UPDATE") >= {KEY, "SOP_UPDATE"}, timeout=30)
 
     owner = roster_ids(final.state or {}, (final.state or {})["sop_owner_team"])[0]
-    card = eventually(lambda: pipeline.request().facts.get("sop_update_card"))
+    card = eventually(lambda: pipeline.request().facts.get("sop_update_card"), timeout=30)
     pipeline.click(card.removeprefix(f"{KEY}:"), ActionId.SOP_PUBLISH, owner)
     pipeline.wait_for(lambda row: row.stage == Stage.DONE)
 
-    eventually(lambda: [t.to_status for t in jira.transitions_done(KEY)][-1:] == ["Done"])
+    eventually(
+        lambda: [t.to_status for t in jira.transitions_done(KEY)][-1:] == ["Done"], timeout=30
+    )
     announcements = eventually(
-        lambda: [m for m in slack.messages("C0TR00001") if "SOP-LST-002 v2 is published" in m.text]
+        lambda: [m for m in slack.messages("C0TR00001") if "SOP-LST-002 v2 is published" in m.text],
+        timeout=30,
     )
     assert len(announcements) == 1
     with pipeline.sessions.begin() as session:
@@ -220,7 +214,9 @@ def test_question_waits_for_the_requester_and_a_polled_reply_resumes(
     pipeline.click("assignment:0", ActionId.ASK, expert)
     pipeline.submit_latest_view(expert, {"question": "Which handbag brands are affected?"})
     pipeline.wait_for(lambda row: row.stage == Stage.NEEDS_INFO)
-    eventually(lambda: any("Which handbag brands" in c.body for c in jira.comments(KEY)))
+    eventually(
+        lambda: any("Which handbag brands" in c.body for c in jira.comments(KEY)), timeout=30
+    )
 
     requester = jira.snapshot(KEY)["fields"]["Reporter"]
     jira.comment_as(KEY, str(requester), "Mostly the top five luxury houses.")

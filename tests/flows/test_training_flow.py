@@ -43,10 +43,10 @@ from tests.flows.test_signoff_flow import (  # noqa: F401  (fixtures used by nam
     KEY,
     Pipeline,
     dispatcher,
-    eventually,
     receiver,
     roster_ids,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.prefect
 TRAINING_CHANNEL = "C0TR00001"
@@ -70,7 +70,8 @@ def training_message(slack: SlackSandbox) -> Any:
     return eventually(
         lambda: next(
             (m for m in slack.messages(TRAINING_CHANNEL) if m.text.startswith("Training:")), None
-        )
+        ),
+        timeout=30,
     )
 
 
@@ -104,7 +105,7 @@ def publish_with_examples(pipeline: Pipeline, effective: date | None = None) -> 
             pipeline.click(f"approval:{row.state['round']}:{signoff['team']}", _approve(), approver)
     done = pipeline.wait_for(lambda row: row.stage == Stage.SOP_UPDATE)
     owner = roster_ids(done.state or {}, (done.state or {})["sop_owner_team"])[0]
-    card = eventually(lambda: pipeline.request().facts.get("sop_update_card"))
+    card = eventually(lambda: pipeline.request().facts.get("sop_update_card"), timeout=30)
     if effective is None:
         pipeline.click(card.removeprefix(f"{KEY}:"), _publish(), owner)
     else:
@@ -179,7 +180,7 @@ def test_training_case_posted_answered_and_attested_once(
         answer = slack.click(TRAINING_CHANNEL, message.ts, action, user, value=button)
         assert answer.status == 200, answer.body
         deliveries.append(answer)
-        return eventually(lambda: slack.ephemerals(user=user)[before:] or None)[-1].text
+        return eventually(lambda: slack.ephemerals(user=user)[before:] or None, timeout=30)[-1].text
 
     grace, priya, elena = "U0BP00001", "U0QA00001", "U0EX00001"
     # An expert is on neither roster: refused, nothing recorded.
@@ -213,7 +214,7 @@ def test_training_case_posted_answered_and_attested_once(
         found = next(m for m in slack.messages(TRAINING_CHANNEL) if m.ts == message.ts)
         return json.dumps(found.blocks, ensure_ascii=False)
 
-    eventually(lambda: "Attested so far: 2 of 4" in card_now())
+    eventually(lambda: "Attested so far: 2 of 4" in card_now(), timeout=30)
     # And so does the SOP owner's card of the publishing request.
     owner_card = pipeline.request().facts["sop_update_card"]
 
@@ -227,7 +228,7 @@ def test_training_case_posted_answered_and_attested_once(
         found = next(m for m in slack.messages(channel) if m.ts == ts)
         return json.dumps(found.blocks, ensure_ascii=False)
 
-    eventually(lambda: "Training SOP-LST-002 v2: 2 of 4 attested" in owner_card_now())
+    eventually(lambda: "Training SOP-LST-002 v2: 2 of 4 attested" in owner_card_now(), timeout=30)
 
     env = {"GOVFLOW_DATABASE_URL": pipeline_env["GOVFLOW_DATABASE_URL"]}
     table = CliRunner().invoke(sop_app, ["attestations", "SOP-LST-002"], env=env)
@@ -301,7 +302,7 @@ def test_reminders_reach_who_has_not_attested_on_their_team_calendar(
     ):
         before = len(slack.ephemerals(user=grace))
         assert slack.click(TRAINING_CHANNEL, message.ts, action, grace, value=button).status == 200
-        eventually(lambda before=before: slack.ephemerals(user=grace)[before:])
+        eventually(lambda before=before: slack.ephemerals(user=grace)[before:], timeout=30)
     sessions = make_sessionmaker(ledger)
     with sessions.begin() as session:
         assert session.execute(select(attestations.c.person)).scalars().all() == [grace]

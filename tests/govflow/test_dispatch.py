@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -32,8 +31,8 @@ from integrations.db.models import AuditRow, EventRow, OutboxRow, RequestRow
 from integrations.db.pending import has_pending_work, requests_with_pending_work
 from tests.govflow.test_advance import ticket
 from tests.support.databases import migrated_engine, postgres_schema_url
+from tests.support.waiting import eventually
 
-T = TypeVar("T")
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 EXPERTS = [Person(slack_id="U0EX00003"), Person(slack_id="U0EX00004")]
 
@@ -134,16 +133,6 @@ def serving() -> Iterator[Callable[[Dispatcher], Dispatcher]]:
         thread.join(timeout=30)
 
 
-def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 def clock() -> datetime:
     return NOW + timedelta(minutes=1)
 
@@ -178,11 +167,11 @@ class TestDispatcher:
         dispatcher = serving(Dispatcher(engine=book.engine, run=book.advance, clock=clock))
         for request_id in ids:
             book.claim(request_id, EXPERTS[0])
-        eventually(lambda: book.unapplied() == 0)
+        eventually(lambda: book.unapplied() == 0, timeout=30, interval=0.02)
         with book.sessions.begin() as session:
             assignees = session.scalars(select(RequestRow.assignee).where(RequestRow.id.in_(ids)))
             assert set(assignees) == {"U0EX00003"}
-        eventually(dispatcher.idle)
+        eventually(dispatcher.idle, timeout=30, interval=0.02)
 
     def test_never_runs_one_request_twice_at_once(
         self, book: Ledger, serving: Callable[[Dispatcher], Dispatcher]
@@ -209,12 +198,12 @@ class TestDispatcher:
             Dispatcher(engine=book.engine, run=held_run, clock=clock, poll_seconds=0.01)
         )
         book.claim(request_id, EXPERTS[0])
-        eventually(lambda: concurrent[request_id] == 1)
+        eventually(lambda: concurrent[request_id] == 1, timeout=30, interval=0.02)
         book.claim(request_id, EXPERTS[1])
         time.sleep(0.3)  # thirty polls with the request's work pending and its run held
         release.set()
-        eventually(lambda: book.unapplied() == 0)
-        eventually(dispatcher.idle)
+        eventually(lambda: book.unapplied() == 0, timeout=30, interval=0.02)
+        eventually(dispatcher.idle, timeout=30, interval=0.02)
         assert most[request_id] == 1
         # The first claim won; the second was applied too (refused: already claimed).
         assert book.audit_count("event_refused") == 1
@@ -238,8 +227,8 @@ class TestDispatcher:
         for request_id in ids:
             book.claim(request_id, EXPERTS[0])
             book.claim(request_id, EXPERTS[1])
-        eventually(lambda: book.unapplied() == 0)
-        eventually(lambda: first.idle() and second.idle())
+        eventually(lambda: book.unapplied() == 0, timeout=30, interval=0.02)
+        eventually(lambda: first.idle() and second.idle(), timeout=30, interval=0.02)
         # Each request claimed once, its second claim refused once: nothing applied twice.
         assert book.audit_count("claimed") == len(ids)
         assert book.audit_count("event_refused") == len(ids)
@@ -262,8 +251,8 @@ class TestDispatcher:
             Dispatcher(engine=book.engine, run=flaky, clock=clock, poll_seconds=0.01)
         )
         book.claim(request_id, EXPERTS[0])
-        eventually(lambda: book.unapplied() == 0)
-        eventually(dispatcher.idle)
+        eventually(lambda: book.unapplied() == 0, timeout=30, interval=0.02)
+        eventually(dispatcher.idle, timeout=30, interval=0.02)
         assert dispatcher.stats.failed == 2
         # With a 10 ms poll and no backoff there would have been dozens of attempts in the
         # 0.75 s the two backoffs take; a run after the success is harmless (nothing to do).
@@ -295,7 +284,7 @@ class TestDispatcher:
             )
         )
         book.claim(request_id, EXPERTS[0])
-        eventually(lambda: book.unapplied() == 0)
+        eventually(lambda: book.unapplied() == 0, timeout=30, interval=0.02)
         assert dispatcher.stats.failed == 1
         assert len(setups) >= 2
 
@@ -344,14 +333,14 @@ class TestPostgresClaims:
 
         first = serving(Dispatcher(engine=pg_book.engine, run=slow, clock=clock))
         pg_book.claim(request_id, EXPERTS[0])
-        eventually(lambda: ran == ["slow"])
+        eventually(lambda: ran == ["slow"], timeout=30, interval=0.02)
         second = serving(
             Dispatcher(engine=pg_book.engine, run=fast, clock=clock, poll_seconds=0.01)
         )
-        eventually(lambda: second.stats.skipped_claimed >= 3)
+        eventually(lambda: second.stats.skipped_claimed >= 3, timeout=30, interval=0.02)
         release.set()
-        eventually(lambda: pg_book.unapplied() == 0)
-        eventually(lambda: first.idle() and second.idle())
+        eventually(lambda: pg_book.unapplied() == 0, timeout=30, interval=0.02)
+        eventually(lambda: first.idle() and second.idle(), timeout=30, interval=0.02)
         assert ran == ["slow"]
 
     def test_notify_wakes_the_dispatcher_long_before_its_poll(
@@ -364,5 +353,5 @@ class TestPostgresClaims:
         )
         time.sleep(0.5)  # the listener is up, and the first pass found nothing
         pg_book.claim(request_id, EXPERTS[0])
-        eventually(lambda: pg_book.unapplied() == 0, timeout=10)
+        eventually(lambda: pg_book.unapplied() == 0, timeout=10, interval=0.02)
         assert dispatcher.stats.woken >= 1

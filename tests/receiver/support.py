@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +22,6 @@ from sandbox.jira_server import JiraSandbox
 from sandbox.slack.sandbox import SlackSandbox
 from sandbox.slack.seed import EXAMPLE_WORKSPACE, UserSeed
 
-T = TypeVar("T")
 SIGNING_SECRET = "receiver-test-signing-secret"
 WEBHOOK_SECRET = "receiver-test-webhook-secret"
 BOT = EXAMPLE_WORKSPACE.bot
@@ -205,13 +202,3 @@ def delegations(stack: Stack) -> list[DelegationRow]:
 def detail(row: AuditRow) -> dict[str, Any]:
     """An audit record's detail as a plain dict."""
     return dict(row.detail)
-
-
-def eventually(check: Callable[[], T], *, timeout: float = 5.0) -> T:
-    """The first truthy result of `check`, polled until `timeout` (work done after the ack)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)

@@ -26,11 +26,11 @@ from tests.receiver.support import (
     Stack,
     audits,
     events,
-    eventually,
     make_request,
     now,
     post_approval_card,
 )
+from tests.support.waiting import eventually
 
 ALGORITHM_CHANNEL = "C0AL00001"
 SEARCH = "GET user/search"
@@ -74,7 +74,9 @@ class TestHiddenRequesterEmail:
         answer = stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.APPROVE, HANNAH.id)
 
         assert answer.status == 200
-        [told] = eventually(lambda: stack.slack.ephemerals(user=HANNAH.id))
+        [told] = eventually(
+            lambda: stack.slack.ephemerals(user=HANNAH.id), timeout=5, interval=0.02
+        )
         assert "You filed MODREQ-61" in told.text
         assert events(stack) == []
         [refused] = audits(stack, "action_refused")
@@ -106,7 +108,9 @@ class TestHiddenRequesterEmail:
         stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.APPROVE, HANNAH.id)
         stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.APPROVE, HANNAH.id)
 
-        told = eventually(lambda: len(stack.slack.ephemerals(user=HANNAH.id)) == 2)
+        told = eventually(
+            lambda: len(stack.slack.ephemerals(user=HANNAH.id)) == 2, timeout=5, interval=0.02
+        )
         assert told
         assert all("You filed" in t.text for t in stack.slack.ephemerals(user=HANNAH.id))
         assert searches(stack) == 1
@@ -135,7 +139,7 @@ class TestHiddenRequesterEmail:
 
         stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.APPROVE, KENJI.id)
 
-        [told] = eventually(lambda: stack.slack.ephemerals(user=KENJI.id))
+        [told] = eventually(lambda: stack.slack.ephemerals(user=KENJI.id), timeout=5, interval=0.02)
         assert told.text == "Hannah Schulz filed MODREQ-64, so nobody can approve it in their name"
         assert events(stack) == []
         assert len(audits(stack, "action_refused")) == 1
@@ -160,7 +164,7 @@ class TestJiraCannotSay:
         answer = stack.slack.click(ALGORITHM_CHANNEL, ts, ActionId.APPROVE, KENJI.id)
 
         assert answer.status == 200
-        [told] = eventually(lambda: stack.slack.ephemerals(user=KENJI.id))
+        [told] = eventually(lambda: stack.slack.ephemerals(user=KENJI.id), timeout=5, interval=0.02)
         assert "govflow could not confirm you did not file MODREQ-65" in told.text
         assert "try again" in told.text
         assert events(stack) == []

@@ -56,12 +56,12 @@ from tests.receiver.support import (
     audits,
     detail,
     events,
-    eventually,
     make_request,
     post_approval_card,
     post_assignment_card,
 )
 from tests.support.hostile import adf_docs, hostile_text, json_junk
+from tests.support.waiting import eventually
 
 HOSTILE = settings(
     max_examples=15,
@@ -351,7 +351,7 @@ class TestHugeStrings:
         _, state = make_request(stack, f"MODREQ-{next(_keys)}", signoff=True)
         ts = post_approval_card(stack, state, "product", PRODUCT_CHANNEL)
         stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.REJECT, HANNAH.id)
-        [view] = eventually(lambda: stack.slack.views(user=HANNAH.id))
+        [view] = eventually(lambda: stack.slack.views(user=HANNAH.id), timeout=5, interval=0.02)
 
         answer = stack.slack.submit_view(view.id, HANNAH.id, {"reason": "no " * 300_000})
 
@@ -426,7 +426,7 @@ class TestHostileText:
             _, state = make_request(stack, f"MODREQ-{next(_keys)}", signoff=True)
             ts = post_approval_card(stack, state, "product", PRODUCT_CHANNEL)
             stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.REJECT, HANNAH.id)
-            [view] = eventually(lambda: stack.slack.views(user=HANNAH.id))
+            [view] = eventually(lambda: stack.slack.views(user=HANNAH.id), timeout=5, interval=0.02)
             stack._hostile_view = view  # type: ignore[attr-defined]
         view = stack._hostile_view  # type: ignore[attr-defined]
         payload = stack.slack.interactivity.view_submission_payload(view.id, HANNAH.id, {})
@@ -483,7 +483,7 @@ class TestFoundByFuzzing:
         _, state = make_request(stack, f"MODREQ-{next(_keys)}", signoff=True)
         ts = post_approval_card(stack, state, "product", PRODUCT_CHANNEL)
         stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.REJECT, HANNAH.id)
-        [view] = eventually(lambda: stack.slack.views(user=HANNAH.id))
+        [view] = eventually(lambda: stack.slack.views(user=HANNAH.id), timeout=5, interval=0.02)
         payload = stack.slack.interactivity.view_submission_payload(view.id, HANNAH.id, {})
         assert payload["enterprise"] is None  # so the receiver re-encodes the payload for Bolt
         payload["view"]["state"]["values"] = {

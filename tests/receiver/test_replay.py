@@ -33,12 +33,12 @@ from tests.receiver.support import (
     audits,
     detail,
     events,
-    eventually,
     make_request,
     post_approval_card,
 )
 from tests.receiver.test_hostile import issue_webhook, post_webhook
 from tests.receiver.test_jira_webhooks import complete_fields, waiting_request
+from tests.support.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class TestSlackReplay:
         _, state = make_request(stack, "MODREQ-64", signoff=True)
         ts = post_approval_card(stack, state, "product", PRODUCT_CHANNEL)
         stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.REJECT, HANNAH.id)
-        [view] = eventually(lambda: stack.slack.views(user=HANNAH.id))
+        [view] = eventually(lambda: stack.slack.views(user=HANNAH.id), timeout=5, interval=0.02)
         payload = stack.slack.interactivity.view_submission_payload(
             view.id, HANNAH.id, {"reason": "Grades are unverifiable."}
         )

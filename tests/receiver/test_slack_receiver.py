@@ -22,13 +22,13 @@ from tests.receiver.support import (
     delegations,
     detail,
     events,
-    eventually,
     make_request,
     now,
     person,
     post_approval_card,
     post_assignment_card,
 )
+from tests.support.waiting import eventually
 
 GENERAL = "C0GN00001"
 
@@ -95,7 +95,9 @@ class TestClicks:
         assert event.actor == HANNAH.email
         assert len(audits(stack, "event_received")) == 1
         assert stack.triggered() == [request_id]
-        confirmations = eventually(lambda: stack.slack.ephemerals(user=HANNAH.id))
+        confirmations = eventually(
+            lambda: stack.slack.ephemerals(user=HANNAH.id), timeout=5, interval=0.02
+        )
         assert len(confirmations) == 1
         assert "recorded" in confirmations[0].text
 
@@ -108,7 +110,7 @@ class TestClicks:
 
         assert answer.status == 200
         assert events(stack) == []
-        [told] = eventually(lambda: stack.slack.ephemerals(user=LUCAS.id))
+        [told] = eventually(lambda: stack.slack.ephemerals(user=LUCAS.id), timeout=5, interval=0.02)
         assert told.channel == GENERAL
         assert "not on the Product approver roster" in told.text
         [refused] = audits(stack, "action_refused")
@@ -124,7 +126,9 @@ class TestClicks:
 
         stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.APPROVE, HANNAH.id)
 
-        [told] = eventually(lambda: stack.slack.ephemerals(user=HANNAH.id))
+        [told] = eventually(
+            lambda: stack.slack.ephemerals(user=HANNAH.id), timeout=5, interval=0.02
+        )
         assert "You filed MODREQ-15" in told.text
         assert events(stack) == []
         assert "You filed" in audits(stack, "action_refused")[0].reason
@@ -139,7 +143,7 @@ class TestClicks:
         assert answer.status == 200
         [event] = events(stack)
         assert (event.kind, event.actor) == ("claim", ELENA.email)
-        assert eventually(lambda: stack.trigger.calls) == [request_id]
+        assert eventually(lambda: stack.trigger.calls, timeout=5, interval=0.02) == [request_id]
 
     def test_click_on_an_earlier_rounds_card_is_refused(self, stack: Stack) -> None:
         """A card of round 1 cannot approve round 2."""
@@ -148,7 +152,9 @@ class TestClicks:
 
         stack.slack.click(GENERAL, ts, ActionId.APPROVE, HANNAH.id)
 
-        [told] = eventually(lambda: stack.slack.ephemerals(user=HANNAH.id))
+        [told] = eventually(
+            lambda: stack.slack.ephemerals(user=HANNAH.id), timeout=5, interval=0.02
+        )
         assert "round" in told.text
         assert events(stack) == []
 
@@ -161,7 +167,9 @@ class TestClicks:
 
         stack.slack.click(GENERAL, ts, ActionId.APPROVE, HANNAH.id)
 
-        [told] = eventually(lambda: stack.slack.ephemerals(user=HANNAH.id))
+        [told] = eventually(
+            lambda: stack.slack.ephemerals(user=HANNAH.id), timeout=5, interval=0.02
+        )
         assert "no request MODREQ-999" in told.text
         assert audits(stack, "action_refused")[0].request_id is None
 
@@ -188,7 +196,9 @@ class TestClicks:
         assert answer.status == 200
         [refused] = audits(stack, "payload_refused")
         assert refused.actor == LUCAS.id
-        posts = eventually(lambda: stack.slack.response_posts(user=LUCAS.id))
+        posts = eventually(
+            lambda: stack.slack.response_posts(user=LUCAS.id), timeout=5, interval=0.02
+        )
         assert posts[0].body["response_type"] == "ephemeral"
 
 
@@ -203,7 +213,7 @@ class TestModals:
         answer = stack.slack.click(LISTING_CHANNEL, ts, ActionId.ASSESS, FATIMA.id)
 
         assert answer.status == 200
-        [view] = eventually(lambda: stack.slack.views(user=FATIMA.id))
+        [view] = eventually(lambda: stack.slack.views(user=FATIMA.id), timeout=5, interval=0.02)
         assert view.payload["callback_id"] == ActionId.ASSESS
         assert events(stack) == []
         [call] = stack.slack.calls("views.open")
@@ -216,7 +226,7 @@ class TestModals:
 
         stack.slack.click(GENERAL, ts, ActionId.ASSESS, LUCAS.id)
 
-        [told] = eventually(lambda: stack.slack.ephemerals(user=LUCAS.id))
+        [told] = eventually(lambda: stack.slack.ephemerals(user=LUCAS.id), timeout=5, interval=0.02)
         assert "Listing Experts roster" in told.text
         assert stack.slack.views(user=LUCAS.id) == []
 
@@ -225,7 +235,7 @@ class TestModals:
         request_id, state = make_request(stack, "MODREQ-23")
         ts = post_assignment_card(stack, state, LISTING_CHANNEL)
         stack.slack.click(LISTING_CHANNEL, ts, ActionId.ASSESS, FATIMA.id)
-        [view] = eventually(lambda: stack.slack.views(user=FATIMA.id))
+        [view] = eventually(lambda: stack.slack.views(user=FATIMA.id), timeout=5, interval=0.02)
 
         answer = stack.slack.submit_view(
             view.id,
@@ -243,14 +253,14 @@ class TestModals:
         assert event.kind == "submit_assessment"
         assert event.payload["assessment"]["recommendation"] == "NEEDS_INFO"
         assert event.dedupe_key == f"slack:view:{view.id}:{view.hash}"
-        assert eventually(lambda: stack.trigger.calls) == [request_id]
+        assert eventually(lambda: stack.trigger.calls, timeout=5, interval=0.02) == [request_id]
 
     def test_submission_problems_are_answered_in_the_modal(self, stack: Stack) -> None:
         """An incomplete form: response_action errors under each input, nothing recorded."""
         _, state = make_request(stack, "MODREQ-24")
         ts = post_assignment_card(stack, state, LISTING_CHANNEL)
         stack.slack.click(LISTING_CHANNEL, ts, ActionId.ASSESS, FATIMA.id)
-        [view] = eventually(lambda: stack.slack.views(user=FATIMA.id))
+        [view] = eventually(lambda: stack.slack.views(user=FATIMA.id), timeout=5, interval=0.02)
 
         answer = stack.slack.submit_view(view.id, FATIMA.id, {"rationale": ""})
 
@@ -265,7 +275,7 @@ class TestModals:
         request_id, state = make_request(stack, "MODREQ-25", signoff=True)
         ts = post_approval_card(stack, state, "product", PRODUCT_CHANNEL)
         stack.slack.click(PRODUCT_CHANNEL, ts, ActionId.REJECT, HANNAH.id)
-        [view] = eventually(lambda: stack.slack.views(user=HANNAH.id))
+        [view] = eventually(lambda: stack.slack.views(user=HANNAH.id), timeout=5, interval=0.02)
         assert view.payload["callback_id"] == ActionId.REJECT
 
         empty = stack.slack.submit_view(view.id, HANNAH.id, {"reason": ""})
@@ -279,14 +289,14 @@ class TestModals:
         [event] = events(stack)
         assert event.payload["verdict"] == "REJECT"
         assert event.payload["reason"] == "Grades are unverifiable."
-        assert eventually(lambda: stack.trigger.calls) == [request_id]
+        assert eventually(lambda: stack.trigger.calls, timeout=5, interval=0.02) == [request_id]
 
     def test_refused_submission_is_shown_in_the_modal(self, stack: Stack) -> None:
         """If the person lost the right meanwhile, the modal says why; nothing recorded."""
         request_id, state = make_request(stack, "MODREQ-26")
         ts = post_assignment_card(stack, state, LISTING_CHANNEL)
         stack.slack.click(LISTING_CHANNEL, ts, ActionId.ASSESS, FATIMA.id)
-        [view] = eventually(lambda: stack.slack.views(user=FATIMA.id))
+        [view] = eventually(lambda: stack.slack.views(user=FATIMA.id), timeout=5, interval=0.02)
         # Elena claims the request while Fatima's form is open.
         claim = Claim(event_id="elena-claims", actor=person(ELENA), at=now())
         with stack.sessions.begin() as session:

@@ -14,10 +14,10 @@ from tests.receiver.support import (
     SIGNING_SECRET,
     Stack,
     events,
-    eventually,
     make_request,
     post_approval_card,
 )
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ class TestSocketMode:
         assert delivery.status == 200
         [event] = events(socket_stack)
         assert event.kind == "decide"
-        assert eventually(lambda: socket_stack.trigger.calls) == [request_id]
+        calls = eventually(lambda: socket_stack.trigger.calls, timeout=5, interval=0.02)
+        assert calls == [request_id]
 
     def test_slash_command_answer_travels_in_the_ack(self, socket_stack: Stack) -> None:
         """A command's ephemeral answer is the ack's payload."""

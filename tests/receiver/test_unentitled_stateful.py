@@ -54,7 +54,6 @@ from tests.receiver.support import (
     PRODUCT_CHANNEL,
     TOMAS,
     Stack,
-    eventually,
     make_request,
     now,
     person,
@@ -62,6 +61,7 @@ from tests.receiver.support import (
     post_assignment_card,
 )
 from tests.receiver.test_replay import Snapshot, advance_all, snapshot
+from tests.support.waiting import eventually
 
 ALGORITHM_CHANNEL = "C0AL00001"
 OUTSIDERS = (LUCAS, PRIYA, TOMAS)
@@ -197,7 +197,10 @@ def machine_for(stack: Stack, keys: Iterator[int]) -> type[RuleBasedStateMachine
                         and json.loads(v.payload.get("private_metadata", "{}")).get("m") == ts
                     ),
                     None,
-                )
+                ),
+                timeout=5,
+                interval=0.02,
+                what=f"{action} to open for {opener.real_name}",
             )
             assert view is not None, f"{action} did not open for {opener.real_name}"
             values: dict[str, Any] = (
