@@ -31,7 +31,6 @@ _RUNTIME = "Prefect UI publishers take the Runtime; publishing is a use case and
 KNOWN: dict[tuple[str, str], str] = {
     ("integrations/prefect_ui/artifacts.py", "govflow/runtime.py"): _RUNTIME,
     ("integrations/prefect_ui/events.py", "govflow/runtime.py"): _RUNTIME,
-    ("integrations/prefect_ui/background.py", "govflow/runtime.py"): _RUNTIME,
     ("integrations/prefect_ui/artifacts.py", "govflow/schedules.py"): (
         "publishing changes brings the watchdog's next run forward; a use case, for govflow/"
     ),

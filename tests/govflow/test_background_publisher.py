@@ -7,8 +7,8 @@ from typing import cast
 
 import pytest
 
+from govflow.background_publisher import BackgroundPublisher
 from govflow.runtime import Runtime
-from integrations.prefect_ui.background import BackgroundPublisher
 
 RUNTIME = cast(Runtime, object())
 
