@@ -22,9 +22,9 @@ from prefect.settings import (
 
 from flows.run_tags import advance_tags, label_run
 from govflow.background_publisher import BackgroundPublisher
+from govflow.publishing import publish_board, publish_request_timeline
 from govflow.runtime import Runtime
 from integrations.db.requests import key_and_stage
-from integrations.prefect_ui.artifacts import publish_board, publish_request_timeline
 from tasks.advance import apply_events, deliver_request_effects
 
 JOURNEYS = BackgroundPublisher(publish_request_timeline, name="journey-publisher")

@@ -8,12 +8,8 @@ from typing import Any
 from prefect import flow
 
 from govflow.intake import IntakeOutcome
+from govflow.publishing import publish_changes_now, publish_request_timeline, publish_timelines
 from govflow.runtime import Runtime
-from integrations.prefect_ui.artifacts import (
-    publish_changes_now,
-    publish_request_timeline,
-    publish_timelines,
-)
 from tasks.advance import apply_events
 from tasks.intake import (
     advance_intake_cursor,

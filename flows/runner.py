@@ -16,10 +16,10 @@ from flows.sla_watchdog import sla_watchdog
 from flows.weekly_report import weekly_report
 from govflow.dispatch import Dispatcher
 from govflow.health import serve_runner_health
+from govflow.publishing import flush_board
 from govflow.runtime import shared_engine, utc_now
 from govflow.schedules import intake_interval, watchdog_interval
 from govflow.zombies import send_heartbeats, watch_for_zombies
-from integrations.prefect_ui.artifacts import flush_board
 
 # Mondays 08:00 UTC: the week's cycle-time digest (govflow.digest).
 WEEKLY_REPORT_CRON = "0 8 * * 1"

@@ -8,9 +8,9 @@ from typing import Any
 
 from prefect import flow
 
+from govflow.publishing import publish_changes_now, publish_timelines
 from govflow.runtime import Runtime, utc_now
 from govflow.schedules import keep_watchdog_scheduled, prune
-from integrations.prefect_ui.artifacts import publish_changes_now, publish_timelines
 from tasks.intake import deliver_effects
 from tasks.sla import fire_due_clocks, redrive_stalled_requests, refresh_root_cards
 

@@ -7,7 +7,7 @@ drowned the request runs in the Prefect UI and grew Prefect's database with time
   for the re-drive of stalled requests and in case a scheduled run was lost). Its real runs
   are scheduled for when the earliest SLA threshold falls due (`next_due_at` of the clocks):
   each watchdog run schedules the next one as it ends, and every publication of changes (after
-  `advance` and intake, `integrations.prefect_ui.artifacts.publish_changes_now`) brings it
+  `advance` and intake, `govflow.publishing.publish_changes_now`) brings it
   forward when a clock now falls due earlier. At most one such run waits at a time: an
   earlier one replaces the later. Runs are never closer than `MIN_GAP` (a burst of due
   clocks is one sweep), so a warning fires within MIN_GAP plus the runner's poll of its due

@@ -12,18 +12,16 @@ Artifacts are written with the client, not `create_markdown_artifact`: the board
 published from wherever a change happens, inside a flow run or not, and Prefect deprecates
 the helper outside runs. An artifact first created inside a run stays linked to that run.
 
-`publish_board` also sends the Prefect events of the changes since its last run
-(`integrations.prefect_ui.events`). It is debounced: the first call publishes at once, calls within
-`BOARD_MIN_INTERVAL` of a publication are folded into one publication at the end of the
-interval (a timer in this process), so a burst of clicks costs one board, not one per click.
+What is published when (the board's debounce, the journeys after a change) is decided in
+`govflow.publishing`; here are the writes to Prefect and the journey read off the ledger,
+each given plain arguments (a session, the rules, URLs, the installation, `now`).
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -42,38 +40,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.rules import Rules
-from govflow.runtime import Runtime, utc_now
-from govflow.schedules import keep_watchdog_scheduled
 from integrations.calendars import CalendarBook
 from integrations.db.audit import audit_trail
 from integrations.db.models import IdentityRow, RequestRow, SlaClockRow
 from integrations.prefect_ui.board import (
-    BOARD_ROWS,
     COLUMNS,
     BoardRow,
     OpenRequest,
-    board_markdown,
     board_row,
-    read_board,
     state_of,
     waiting_on_text,
 )
-from integrations.prefect_ui.events import emit_new_events
 from integrations.prefect_ui.journey import Links, journey_markdown, names_for, steps_of, waits_of
-from integrations.prefect_ui.urls import (
-    BOARD_KEY,
-    DEFAULT_INSTALLATION,
-    board_key,
-    board_url,
-    in_namespace,
-    run_tag,
-    ui_url,
-)
-
-# Publications of the board closer together than this are folded into one.
-BOARD_MIN_INTERVAL = 5.0
-
-__all__ = ["BOARD_KEY", "board_url", "publish_board", "publish_request_timeline"]
+from integrations.prefect_ui.urls import DEFAULT_INSTALLATION, in_namespace, run_tag, ui_url
 
 
 def artifact_key(jira_key: str, installation: str = DEFAULT_INSTALLATION) -> str:
@@ -147,88 +126,6 @@ def _not_found(error: Exception) -> bool:
 # ---- the board ---------------------------------------------------------------------------
 
 
-def publish_board_now(runtime: Runtime, *, limit: int | None = BOARD_ROWS) -> UUID:
-    """Publish the board at once; returns the artifact's id."""
-    with runtime.reads() as session:
-        board = read_board(
-            session,
-            runtime.rules,
-            utc_now(),
-            jira_browse_url=runtime.jira.browse_url,
-            limit=limit,
-        )
-    key = board_key(runtime.settings.installation)
-    return put_markdown(key, board_markdown(board), "Open requests, most urgent first")
-
-
-class Debounced:
-    """Runs `action` at once, then at most once per `interval`, the last call always served."""
-
-    def __init__(self, action: Callable[[Runtime], object], interval: float) -> None:
-        self._action = action
-        self._interval = interval
-        self._lock = threading.Lock()
-        self._last = float("-inf")
-        self._timer: threading.Timer | None = None
-        self._pending: Runtime | None = None
-
-    def __call__(self, runtime: Runtime) -> None:
-        """Serve soon on a timer thread: at once if the last run is `interval` old, else then."""
-        with self._lock:
-            if self._timer is not None:
-                self._pending = runtime  # the timer will publish what is there by then
-                return
-            # Always on the timer's thread, never inline: the caller is an advance run whose
-            # click is waiting, and a publication (board, events, watchdog) takes seconds
-            # under load (bench field).
-            wait = max(0.0, self._last + self._interval - time.monotonic())
-            self._pending = runtime
-            self._timer = threading.Timer(wait, self._fire)
-            self._timer.daemon = True
-            self._timer.name = "board-publisher"
-            self._timer.start()
-
-    def flush(self) -> None:
-        """Serve a waiting call now (before the process exits)."""
-        with self._lock:
-            timer, self._timer = self._timer, None
-            runtime, self._pending = self._pending, None
-            if timer is not None:
-                timer.cancel()
-            self._last = time.monotonic()
-        if runtime is not None:
-            self._action(runtime)
-
-    def _fire(self) -> None:
-        with self._lock:
-            self._timer = None
-            runtime, self._pending = self._pending, None
-            self._last = time.monotonic()
-        if runtime is not None:
-            self._action(runtime)
-
-
-def publish_changes_now(runtime: Runtime) -> None:
-    """Publish the board, send the Prefect events of the changes since the last time, and
-    bring the watchdog's next run forward if a clock now falls due sooner."""
-    publish_board_now(runtime)
-    emit_new_events(runtime)
-    keep_watchdog_scheduled(runtime.sessions, runtime.settings, utc_now(), ran_at=None)
-
-
-_board = Debounced(publish_changes_now, BOARD_MIN_INTERVAL)
-
-
-def publish_board(runtime: Runtime) -> None:
-    """Publish the board and the new events soon: now, or folded with others within seconds."""
-    _board(runtime)
-
-
-def flush_board() -> None:
-    """Publish a board still waiting on the debounce now."""
-    _board.flush()
-
-
 def board_rows(
     requests: Sequence[RequestRow],
     clocks: Mapping[int, Sequence[SlaClockRow]] | None = None,
@@ -282,8 +179,10 @@ def journey_of(
     rules: Rules,
     browse_url: str,
     runs: Sequence[tuple[str, str]] = (),
+    *,
+    now: datetime,
 ) -> str:
-    """The journey markdown of one request as the ledger has it now."""
+    """The journey markdown of one request as the ledger has it at `now`."""
     state = state_of(request.state)
     trail = audit_trail(session, request.id)
     actors = {row.actor for row in trail if row.actor and "@" not in row.actor}
@@ -314,25 +213,9 @@ def journey_of(
             runs=tuple(runs),
         ),
         calendar=book.get(team.calendar) if team is not None else None,
-        now=utc_now(),
+        now=now,
         created_at=request.created_at,
     )
-
-
-def publish_request_timeline(runtime: Runtime, request_id: int) -> None:
-    """Publish the request's journey (its timeline artifact) as the ledger has it now."""
-    with runtime.reads() as session:
-        request = session.get(RequestRow, request_id)
-        if request is None:
-            return
-        key = request.jira_key
-    installation = runtime.settings.installation
-    runs = run_links(key, installation)  # outside the transaction: a Prefect round trip
-    with runtime.reads() as session:
-        request = session.get(RequestRow, request_id)
-        assert request is not None  # requests are never deleted
-        markdown = journey_of(session, request, runtime.rules, runtime.jira.browse_url, runs)
-    put_markdown(artifact_key(key, installation), markdown, f"{key}: the request's journey")
 
 
 def run_links(jira_key: str, installation: str) -> list[tuple[str, str]]:
@@ -350,16 +233,3 @@ def run_links(jira_key: str, installation: str) -> list[tuple[str, str]]:
         )
         base = ui_url(str(client.api_url))
     return [(run.name, f"{base}/runs/flow-run/{run.id}") for run in runs]
-
-
-def publish_timelines(runtime: Runtime, jira_keys: Sequence[str]) -> int:
-    """Publish the journeys of these requests (intake's new and changed ones); how many."""
-    if not jira_keys:
-        return 0
-    with runtime.sessions.begin() as session:
-        ids = list(
-            session.scalars(select(RequestRow.id).where(RequestRow.jira_key.in_(list(jira_keys))))
-        )
-    for request_id in ids:
-        publish_request_timeline(runtime, request_id)
-    return len(ids)

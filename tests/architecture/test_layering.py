@@ -29,11 +29,7 @@ MAX_LINES = 500
 # (importing module, imported module): why it is still allowed.
 _RUNTIME = "Prefect UI publishers take the Runtime; publishing is a use case and moves to govflow/"
 KNOWN: dict[tuple[str, str], str] = {
-    ("integrations/prefect_ui/artifacts.py", "govflow/runtime.py"): _RUNTIME,
     ("integrations/prefect_ui/events.py", "govflow/runtime.py"): _RUNTIME,
-    ("integrations/prefect_ui/artifacts.py", "govflow/schedules.py"): (
-        "publishing changes brings the watchdog's next run forward; a use case, for govflow/"
-    ),
 }
 # Production modules over MAX_LINES: why each is still one file.
 LONG: dict[str, str] = {

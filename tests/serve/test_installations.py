@@ -25,16 +25,13 @@ from config.loader import load_rules
 from config.settings import load_settings
 from flows.run_tags import advance_tags, label_run
 from flows.runner import deployments
+from govflow.publishing import publish_board_now, publish_request_timeline
 from govflow.runtime import Runtime, slack_gateway
 from govflow.zombies import automation_name
 from integrations.db.engine import make_sessionmaker
 from integrations.db.models import AuditRow, RequestRow
 from integrations.jira.gateway import JiraGateway
-from integrations.prefect_ui.artifacts import (
-    artifact_key,
-    publish_board_now,
-    publish_request_timeline,
-)
+from integrations.prefect_ui.artifacts import artifact_key
 from integrations.prefect_ui.urls import BOARD_KEY, board_key, board_page
 from tests.serve.runners import Runners, eventually, state_of
 from tests.support.databases import migrated_engine, sqlite_url

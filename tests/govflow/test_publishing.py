@@ -1,0 +1,64 @@
+"""When the Prefect UI is published: the board's debounce folds a burst of changes into one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, cast
+
+from govflow.publishing import Debounced
+from govflow.runtime import Runtime
+
+
+class TestDebounced:
+    def make(self) -> tuple[Debounced, list[object]]:
+        served: list[object] = []
+        return Debounced(served.append, interval=3600), served
+
+    def test_first_call_is_served_at_once_off_the_callers_thread(self) -> None:
+        """Nothing published lately: publish now, but on the timer's thread, not the caller's.
+
+        The caller is an advance run whose click waits; a publication takes seconds under load.
+        """
+        threads: list[str] = []
+        done = threading.Event()
+
+        def publish(value: object) -> None:
+            threads.append(threading.current_thread().name)
+            done.set()
+
+        Debounced(publish, interval=3600)(runtime("a"))
+        assert done.wait(10)
+        assert threads == ["board-publisher"]
+
+    def test_a_burst_is_folded_into_one_with_the_last_call(self) -> None:
+        """Calls within the interval wait; the one publication serves the latest."""
+        debounced, served = self.make()
+        debounced(runtime("a"))
+        deadline = time.monotonic() + 10
+        while not served and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert served == [runtime("a")]
+        debounced(runtime("b"))
+        debounced(runtime("c"))
+        assert served == [runtime("a")]
+        debounced.flush()
+        assert served == [runtime("a"), runtime("c")]
+        debounced.flush()
+        assert served == [runtime("a"), runtime("c")]
+
+
+def runtime(name: str) -> Runtime:
+    """A stand-in runtime: Debounced only passes it on."""
+    return cast(Runtime, _Named(name))
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _Named) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
