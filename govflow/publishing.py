@@ -1,11 +1,10 @@
 """Publishing to the Prefect UI: what is published after a change, and when.
 
 After a change the board is published, the Prefect events of the changes since the last
-publication are sent (`integrations.prefect_ui.events`), and the watchdog's next run is
-brought forward if a clock now falls due sooner (`govflow.schedules`): `publish_changes_now`.
-A request's journey is published as its timeline artifact (`publish_request_timeline`). How
-each is rendered and written to Prefect is `integrations.prefect_ui`'s (the board, the
-journey, the artifacts).
+publication are sent (`govflow.event_feed`), and the watchdog's next run is brought forward if
+a clock now falls due sooner (`govflow.schedules`): `publish_changes_now`. A request's journey
+is published as its timeline artifact (`publish_request_timeline`). How each is rendered and
+written to Prefect is `integrations.prefect_ui`'s (the board, the journey, the artifacts).
 
 `publish_board` is debounced: the first call publishes at once, calls within
 `BOARD_MIN_INTERVAL` of a publication are folded into one publication at the end of the
@@ -21,12 +20,12 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from govflow.event_feed import emit_new_events
 from govflow.runtime import Runtime, utc_now
 from govflow.schedules import keep_watchdog_scheduled
 from integrations.db.models import RequestRow
 from integrations.prefect_ui.artifacts import artifact_key, journey_of, put_markdown, run_links
 from integrations.prefect_ui.board import BOARD_ROWS, board_markdown, read_board
-from integrations.prefect_ui.events import emit_new_events
 from integrations.prefect_ui.urls import board_key
 
 # Publications of the board closer together than this are folded into one.

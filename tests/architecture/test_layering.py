@@ -27,10 +27,7 @@ RANK = {name: rank for rank, name in enumerate(LAYERS)}
 MAX_LINES = 500
 
 # (importing module, imported module): why it is still allowed.
-_RUNTIME = "Prefect UI publishers take the Runtime; publishing is a use case and moves to govflow/"
-KNOWN: dict[tuple[str, str], str] = {
-    ("integrations/prefect_ui/events.py", "govflow/runtime.py"): _RUNTIME,
-}
+KNOWN: dict[tuple[str, str], str] = {}
 # Production modules over MAX_LINES: why each is still one file.
 LONG: dict[str, str] = {
     "domain/lifecycle.py": "the state machine: events, state and apply; the SOP steps could go",

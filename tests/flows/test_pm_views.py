@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 
 from domain.stages import Stage
 from flows.intake import intake
+from govflow.event_feed import event_origin
 from govflow.runtime import Runtime, utc_now
 from govflow.sop_import import import_sops
-from integrations.prefect_ui.events import event_origin
 from integrations.slack.action_ids import ActionId
 from sandbox.jira_server import JiraSandbox
 from sandbox.server import ThreadedServer

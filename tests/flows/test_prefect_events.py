@@ -15,17 +15,12 @@ from prefect.events.worker import EventsWorker
 from sqlalchemy import Engine
 
 from flows.intake import intake
+from govflow.event_feed import emit_new_events
 from govflow.runtime import Runtime, utc_now
 from govflow.sla_watchdog import sweep_due
 from integrations.db.models import AuditRow
 from integrations.prefect_ui.automations import install_breach_webhook
-from integrations.prefect_ui.events import (
-    EventOrigin,
-    RequestEvent,
-    emit,
-    emit_new_events,
-    event_for,
-)
+from integrations.prefect_ui.events import EventOrigin, RequestEvent, emit, event_for
 from sandbox.server import ThreadedServer
 from tests.domain.test_lifecycle import make_rules
 
