@@ -8,9 +8,7 @@ must then say so, by name.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -34,22 +32,10 @@ from tests.flows.test_signoff_flow import (  # noqa: F401  (fixtures)
     receiver,
     roster_ids,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.prefect
-T = TypeVar("T")
 PRIYA, GRACE = "U0QA00001", "U0BP00001"
-
-
-def patiently(check: Callable[[], T | None], timeout: float = 90.0) -> T:
-    """Poll until `check` answers (publications are debounced; events are stored in batches)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen within {timeout} s")
-        time.sleep(0.5)
 
 
 def artifact(api: str, key: str) -> str:
@@ -127,14 +113,17 @@ def test_board_journey_and_events_in_sign_off(
     pipeline.click(f"approval:{round_}:qa", ActionId.APPROVE, PRIYA)
     pipeline.click(f"approval:{round_}:bpo_ops", ActionId.APPROVE, GRACE)
 
-    cells = patiently(lambda: board_cells(prefect_api))
+    # The views take a while: publications are debounced, events are stored in batches.
+    cells = eventually(lambda: board_cells(prefect_api), timeout=90, interval=0.5)
     assert cells[2] == "Stakeholder sign-off"
     assert cells[3] == "Quality Assurance, Algorithm"
     assert cells[4] == "Quality Assurance 1/2 · BPO Operations 1/1 · Algorithm 0/1"
     assert " left · due " in cells[5] or cells[5].startswith("Quality Assurance: ")
     assert "U0" not in "".join(cells)
 
-    journey = patiently(lambda: journey_once(prefect_api, "BPO Operations (1 of 1"))
+    journey = eventually(
+        lambda: journey_once(prefect_api, "BPO Operations (1 of 1"), timeout=90, interval=0.5
+    )
     assert "| Claimed the request |" in journey
     assert "| Assessed: proceed | Counterfeit complaints rose 40%" in journey
     # Slack's interaction payloads name the clicker by handle: the name the ledger knows.
@@ -147,7 +136,7 @@ def test_board_journey_and_events_in_sign_off(
     # Filtered by time, the events of the previous parameter's MODREQ-1 (the same key on the
     # same server, seconds earlier) were read in place of this one's (CI, once).
     ledger = event_origin(runtime).ledger
-    found = patiently(lambda: decisions_once(prefect_api, 2, ledger))
+    found = eventually(lambda: decisions_once(prefect_api, 2, ledger), timeout=90, interval=0.5)
     decisions = [e for e in found if e["event"] == "govflow.decision.recorded"]
     related = {r["prefect.resource.id"]: r for d in decisions for r in d["related"]}
     assert related["govflow.team.qa"]["prefect.resource.name"] == "Quality Assurance"

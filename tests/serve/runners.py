@@ -8,9 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -18,16 +16,10 @@ from prefect import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectNotFound
 
+from tests.support.waiting import eventually
+
 # Shorter than production's 90 s to keep the test short; still more than a heartbeat apart.
 AFTER_SECONDS = 45
-
-
-def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `check` until true; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout:g} s: {what}"
-        time.sleep(0.5)
 
 
 def flow_run(run_id: UUID) -> FlowRun:
@@ -65,8 +57,8 @@ class Runners:
             start_new_session=True,
         )
         self.processes.append(process)
-        eventually(ready.exists, 120, f"runner {name} started")
-        eventually(self._registered, 60, "the deployment registered")
+        eventually(ready.exists, timeout=120, what=f"runner {name} started", interval=0.5)
+        eventually(self._registered, timeout=60, what="the deployment registered", interval=0.5)
         return process
 
     def _registered(self) -> bool:

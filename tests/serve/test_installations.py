@@ -33,8 +33,9 @@ from integrations.db.models import AuditRow, RequestRow
 from integrations.jira.gateway import JiraGateway
 from integrations.prefect_ui.artifacts import artifact_key
 from integrations.prefect_ui.urls import BOARD_KEY, board_key, board_page
-from tests.serve.runners import Runners, eventually, state_of
+from tests.serve.runners import Runners, state_of
 from tests.support.databases import migrated_engine, sqlite_url
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.prefect
 
@@ -110,8 +111,13 @@ class TestSharedServer:
         pid_a, pid_b = tmp_path / "a.pid", tmp_path / "b.pid"
         run_a, run_b = a.new_run(pid_a), b.new_run(pid_b)
         both = lambda: {state_of(run_a), state_of(run_b)} == {StateType.RUNNING}  # noqa: E731
-        eventually(both, 120, "both runs run")
-        eventually(lambda: pid_a.exists() and pid_b.exists(), 60, "their processes started")
+        eventually(both, timeout=120, what="both runs run", interval=0.5)
+        eventually(
+            lambda: pid_a.exists() and pid_b.exists(),
+            timeout=60,
+            what="their processes started",
+            interval=0.5,
+        )
         assert runs_under(int(pid_a.read_text()), runner_a.pid)
         assert runs_under(int(pid_b.read_text()), runner_b.pid)
         with get_client(sync_client=True) as client:

@@ -25,7 +25,8 @@ from govflow.zombies import (
     watch_for_zombies,
     zombie_automation,
 )
-from tests.serve.runners import AFTER_SECONDS, Runners, eventually, state_of
+from tests.serve.runners import AFTER_SECONDS, Runners, state_of
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.prefect
 
@@ -74,8 +75,13 @@ class TestTwoRunners:
         first = runners.start("a")
         pid_a = tmp_path / "run-a.pid"
         run_a = runners.new_run(pid_a)
-        eventually(lambda: state_of(run_a) == StateType.RUNNING, 120, "A runs the first run")
-        eventually(pid_a.exists, 60, "the first run's process started")
+        eventually(
+            lambda: state_of(run_a) == StateType.RUNNING,
+            timeout=120,
+            what="A runs the first run",
+            interval=0.5,
+        )
+        eventually(pid_a.exists, timeout=60, what="the first run's process started", interval=0.5)
 
         runners.start("b")
         # The old start-up crashed every running run of the deployment here.
@@ -85,10 +91,16 @@ class TestTwoRunners:
         runners.kill(first)
         eventually(
             lambda: state_of(run_a) == StateType.CRASHED,
-            AFTER_SECONDS + HEARTBEAT_SECONDS + 60,
-            "the killed runner's run is crashed",
+            timeout=AFTER_SECONDS + HEARTBEAT_SECONDS + 60,
+            what="the killed runner's run is crashed",
+            interval=0.5,
         )
         # Its slot is free: B takes the next run instead of it being cancelled.
         pid_b = tmp_path / "run-b.pid"
         run_b = runners.new_run(pid_b)
-        eventually(lambda: state_of(run_b) == StateType.RUNNING, 120, "B runs the next run")
+        eventually(
+            lambda: state_of(run_b) == StateType.RUNNING,
+            timeout=120,
+            what="B runs the next run",
+            interval=0.5,
+        )
