@@ -1,0 +1,1 @@
+"""Pictures for the documentation, taken of the running pipeline (`make screenshots`)."""
