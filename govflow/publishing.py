@@ -9,10 +9,14 @@ written to Prefect is `integrations.prefect_ui`'s (the board, the journey, the a
 `publish_board` is debounced: the first call publishes at once, calls within
 `BOARD_MIN_INTERVAL` of a publication are folded into one publication at the end of the
 interval (a timer in this process), so a burst of clicks costs one board, not one per click.
+A publication that fails (the Prefect server restarting) is tried again, waiting longer each
+time, for a few minutes; the board then waits for the next change. The ledger stays the truth
+either way.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,8 +32,14 @@ from integrations.prefect_ui.artifacts import artifact_key, journey_of, put_mark
 from integrations.prefect_ui.board import BOARD_ROWS, board_markdown, read_board
 from integrations.prefect_ui.urls import board_key
 
+log = logging.getLogger(__name__)
+
 # Publications of the board closer together than this are folded into one.
 BOARD_MIN_INTERVAL = 5.0
+# A failed publication is tried again after 2, 4, 8... times the interval, at most this long
+# apart, this many times (10 s to 60 s apart, about 4 minutes in all for the board).
+MAX_RETRY_SECONDS = 60.0
+MAX_RETRIES = 6
 
 
 def publish_board_now(runtime: Runtime, *, limit: int | None = BOARD_ROWS) -> UUID:
@@ -47,7 +57,11 @@ def publish_board_now(runtime: Runtime, *, limit: int | None = BOARD_ROWS) -> UU
 
 
 class Debounced:
-    """Runs `action` at once, then at most once per `interval`, the last call always served."""
+    """Runs `action` at once, then at most once per `interval`, the last call always served.
+
+    A failed run is tried again with backoff (`MAX_RETRIES` times), unless a newer call
+    arrived meanwhile, which is served instead; either way the timer thread lives on.
+    """
 
     def __init__(self, action: Callable[[Runtime], object], interval: float) -> None:
         self._action = action
@@ -56,22 +70,17 @@ class Debounced:
         self._last = float("-inf")
         self._timer: threading.Timer | None = None
         self._pending: Runtime | None = None
+        self._failures = 0
 
     def __call__(self, runtime: Runtime) -> None:
         """Serve soon on a timer thread: at once if the last run is `interval` old, else then."""
         with self._lock:
-            if self._timer is not None:
-                self._pending = runtime  # the timer will publish what is there by then
-                return
-            # Always on the timer's thread, never inline: the caller is an advance run whose
-            # click is waiting, and a publication (board, events, watchdog) takes seconds
-            # under load (bench field).
-            wait = max(0.0, self._last + self._interval - time.monotonic())
-            self._pending = runtime
-            self._timer = threading.Timer(wait, self._fire)
-            self._timer.daemon = True
-            self._timer.name = "board-publisher"
-            self._timer.start()
+            self._pending = runtime  # a timer already set publishes what is there by then
+            if self._timer is None:
+                # Always on the timer's thread, never inline: the caller is an advance run
+                # whose click is waiting, and a publication (board, events, watchdog) takes
+                # seconds under load (bench field).
+                self._start_timer(max(0.0, self._last + self._interval - time.monotonic()))
 
     def flush(self) -> None:
         """Serve a waiting call now (before the process exits)."""
@@ -84,13 +93,42 @@ class Debounced:
         if runtime is not None:
             self._action(runtime)
 
+    def _start_timer(self, wait: float) -> None:
+        # Called with the lock held.
+        self._timer = threading.Timer(wait, self._fire)
+        self._timer.daemon = True
+        self._timer.name = "board-publisher"
+        self._timer.start()
+
     def _fire(self) -> None:
         with self._lock:
             self._timer = None
             runtime, self._pending = self._pending, None
             self._last = time.monotonic()
-        if runtime is not None:
+        if runtime is None:
+            return
+        try:
             self._action(runtime)
+        except Exception:  # tried again with backoff: a timer thread must not die of it
+            log.warning("publishing the board failed", exc_info=True)
+            self._retry(runtime)
+        else:
+            with self._lock:
+                self._failures = 0
+
+    def _retry(self, runtime: Runtime) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._failures > MAX_RETRIES:
+                log.error("the board failed %d times; the next change publishes it", MAX_RETRIES)
+                self._failures = 0
+                return
+            if self._pending is None:
+                self._pending = runtime  # a newer call, if any, is what gets published
+            if self._timer is None:
+                wait = min(MAX_RETRY_SECONDS, self._interval * 2.0**self._failures)
+                log.info("trying the board again in %.0f s", wait)
+                self._start_timer(wait)
 
 
 def publish_changes_now(runtime: Runtime) -> None:

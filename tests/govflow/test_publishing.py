@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any, cast
 
-from govflow.publishing import Debounced
+from govflow.publishing import MAX_RETRIES, Debounced
 from govflow.runtime import Runtime
 
 
@@ -46,6 +46,59 @@ class TestDebounced:
         assert served == [runtime("a"), runtime("c")]
         debounced.flush()
         assert served == [runtime("a"), runtime("c")]
+
+    def test_a_failed_publication_is_tried_again_and_the_timer_lives_on(self) -> None:
+        """Prefect down: the board is tried again, later, and a newer call is what it shows.
+
+        Before, the exception ended the timer's thread ("Exception in thread board-publisher"),
+        and the board stayed stale until the next change (test_lost_triggers' runner.log).
+        """
+        served: list[object] = []
+        failures = [RuntimeError("Prefect is restarting")] * 2
+
+        def publish(value: object) -> None:
+            if failures:
+                if value == runtime("a"):
+                    debounced(runtime("b"))  # a change while the first publication fails
+                raise failures.pop()
+            served.append(value)
+
+        debounced = Debounced(publish, interval=0.05)
+        debounced(runtime("a"))
+        deadline = time.monotonic() + 10
+        while not served and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert served == [runtime("b")]
+        assert failures == []
+        debounced(runtime("c"))  # the timer still works after failures
+        deadline = time.monotonic() + 10
+        while len(served) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert served == [runtime("b"), runtime("c")]
+
+    def test_retries_end_and_the_next_call_publishes(self) -> None:
+        """A Prefect server gone for good is not retried forever; the next change still is."""
+        attempts: list[object] = []
+        up = threading.Event()
+
+        def publish(value: object) -> None:
+            attempts.append(value)
+            if not up.is_set():
+                raise RuntimeError("Prefect is gone")
+
+        debounced = Debounced(publish, interval=0.001)
+        debounced(runtime("a"))
+        deadline = time.monotonic() + 10
+        while len(attempts) < MAX_RETRIES + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert attempts == [runtime("a")] * (MAX_RETRIES + 1)
+        up.set()
+        debounced(runtime("b"))
+        deadline = time.monotonic() + 10
+        while attempts[-1] != runtime("b") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert attempts[-1] == runtime("b")
 
 
 def runtime(name: str) -> Runtime:
