@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import cast
 
+import httpx
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
@@ -21,8 +24,13 @@ from govflow.runtime import shared_engine, utc_now
 from govflow.schedules import intake_interval, watchdog_interval
 from govflow.zombies import send_heartbeats, watch_for_zombies
 
+log = logging.getLogger(__name__)
+
 # Mondays 08:00 UTC: the week's cycle-time digest (govflow.digest).
 WEEKLY_REPORT_CRON = "0 8 * * 1"
+# Waits between tries to serve while the Prefect API does not answer: 1, 2, 4... up to 30 s.
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
 # A poll that outlasts its interval must not be joined by a second one doing the same work.
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
@@ -81,7 +89,6 @@ def main() -> None:
     # A run whose process died is crashed by Prefect once its heartbeats stop (govflow.zombies),
     # never one that another runner is still running.
     send_heartbeats()
-    watch_for_zombies(settings.installation)
     engine = shared_engine(settings.database_url)
     serve_runner_health(settings, engine, utc_now)
     stop = threading.Event()
@@ -98,13 +105,39 @@ def main() -> None:
     )
     thread.start()
     try:
-        serve(*served, print_starting_message=False)
+        serve_while_prefect_answers(served, settings.installation)
     finally:
         stop.set()
         thread.join(timeout=10)
         # What the last runs queued for the Prefect UI, while the server is still up.
         JOURNEYS.wait_idle(timeout=5)
         flush_board()
+
+
+def serve_while_prefect_answers(served: list[RunnerDeployment], installation: str) -> None:
+    """Serve the deployments until told to stop; while Prefect does not answer, try again.
+
+    Before it polls, the runner writes its zombie automation and `serve` registers each
+    deployment with the API. A Prefect server restarting at that moment (or not up yet) made
+    either raise, and the runner ended while its dispatcher was already at work
+    (test_lost_triggers, about 1 run in 5 on a busy machine). The dispatcher keeps going
+    meanwhile: its runs fail and are retried until Prefect answers.
+    """
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        try:
+            watch_for_zombies(installation)
+            serve(*served, print_starting_message=False)
+            return  # a stop signal ended it
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code < 500:
+                raise
+            reason = f"HTTP {error.response.status_code}"
+        except httpx.TransportError as error:
+            reason = f"{type(error).__name__}: {error}"
+        log.warning("Prefect's API did not answer (%s); serving again in %.0f s", reason, delay)
+        time.sleep(delay)
+        delay = min(MAX_RETRY_SECONDS, delay * 2)
 
 
 if __name__ == "__main__":

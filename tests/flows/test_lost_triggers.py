@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.loader import load_rules
 from config.settings import DEFAULT_RULES
@@ -83,6 +84,11 @@ class PrefectServer:
                 self.process.wait()
             self.process = None
 
+    def deployment_names(self) -> list[str]:
+        answer = httpx.post(f"{self.api_url}/deployments/filter", json={"limit": 50}, timeout=10)
+        answer.raise_for_status()
+        return [deployment["name"] for deployment in answer.json()]
+
     def flow_run_names(self) -> list[str]:
         answer = httpx.post(f"{self.api_url}/flow_runs/filter", json={"limit": 200}, timeout=10)
         answer.raise_for_status()
@@ -111,6 +117,84 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def runner_environment(
+    server: PrefectServer, jira: JiraSandbox, slack: SlackSandbox, database_url: str
+) -> dict[str, str]:
+    """The runner's environment: the stand-ins, the ledger and the test's own Prefect server."""
+    return {
+        **os.environ,
+        **govflow_environment(jira, slack, database_url),
+        "PREFECT_API_URL": server.api_url,
+        "PREFECT_HOME": str(server.home),
+        # Intake and the watchdog stay out of it: only the dispatcher may apply the click.
+        "GOVFLOW_INTAKE_INTERVAL_SECONDS": "3600",
+        "GOVFLOW_WATCHDOG_INTERVAL_SECONDS": "3600",
+    }
+
+
+def file_ticket(sessions: sessionmaker[Session], jira: JiraSandbox) -> int:
+    """Record and route MODREQ-1 as intake would; its request id."""
+    context = IntakeContext(rules=load_rules(DEFAULT_RULES), jira_browse_url=jira.url)
+    with sessions.begin() as session:
+        filed = ticket().model_copy(update={"key": KEY, "id": "10001"})
+        assert record_ticket(session, filed, context, utc_now()) is IntakeOutcome.ROUTED
+        request_id = session.scalar(select(RequestRow.id).where(RequestRow.jira_key == KEY))
+        assert request_id is not None
+        return request_id
+
+
+def thread_root_sent(sessions: sessionmaker[Session]) -> bool:
+    """Whether the runner has posted the request's Slack thread root (intake's effect)."""
+    with sessions.begin() as session:
+        root = session.scalar(
+            select(OutboxRow).where(OutboxRow.idempotency_key == f"{KEY}:thread-root")
+        )
+        return root is not None and root.status == "sent"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_runner_started_while_prefect_is_down_waits_for_it(
+    server: PrefectServer,
+    jira: JiraSandbox,
+    slack: SlackSandbox,
+    ledger: Engine,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """Prefect not answering while the runner registers its deployments: it waits, then serves.
+
+    The runner's dispatcher starts before `serve` registers the deployments; a Prefect server
+    restarting in between made `serve` raise and the runner end (the restart test above
+    failed about 1 run in 5 on a busy machine for that reason).
+    """
+    server.stop()
+    log = tmp_path / "runner.log"
+    runner = spawn(
+        [sys.executable, "-m", "flows.runner"],
+        runner_environment(server, jira, slack, database_url),
+        log,
+    )
+    sessions = make_sessionmaker(ledger)
+    try:
+        file_ticket(sessions, jira)
+        eventually(
+            lambda: runner.poll() is not None or "did not answer" in log.read_text(),
+            timeout=120,
+            what="the runner trying to serve while Prefect is down",
+        )
+        assert runner.poll() is None, "the runner ended while Prefect was down:\n" + log.read_text()
+        server.start()
+        eventually(lambda: thread_root_sent(sessions), timeout=150, what="the thread root posted")
+        eventually(
+            lambda: "govflow-intake" in server.deployment_names(),
+            timeout=60,
+            what="the runner's deployments registered once Prefect answers",
+        )
+        assert runner.poll() is None
+    finally:
+        stop(runner)
+
+
 def test_a_click_survives_a_prefect_restart_and_a_foreign_worker(
     server: PrefectServer,
     jira: JiraSandbox,
@@ -120,35 +204,17 @@ def test_a_click_survives_a_prefect_restart_and_a_foreign_worker(
     tmp_path: Path,
 ) -> None:
     """Recorded while Prefect is down, with a foreign worker waiting: applied once it is back."""
-    env = {
-        **os.environ,
-        **govflow_environment(jira, slack, database_url),
-        "PREFECT_API_URL": server.api_url,
-        "PREFECT_HOME": str(server.home),
-        # Intake and the watchdog stay out of it: only the dispatcher may apply the click.
-        "GOVFLOW_INTAKE_INTERVAL_SECONDS": "3600",
-        "GOVFLOW_WATCHDOG_INTERVAL_SECONDS": "3600",
-    }
+    env = runner_environment(server, jira, slack, database_url)
     taken = tmp_path / "taken-by-foreign-worker.txt"
     taken.touch()
     foreign = spawn([sys.executable, "-c", FOREIGN_WORKER, str(taken)], env, tmp_path / "f.log")
     runner = spawn([sys.executable, "-m", "flows.runner"], env, tmp_path / "runner.log")
     sessions = make_sessionmaker(ledger)
     try:
-        rules = load_rules(DEFAULT_RULES)
-        context = IntakeContext(rules=rules, jira_browse_url=jira.url)
-        with sessions.begin() as session:
-            filed = ticket().model_copy(update={"key": KEY, "id": "10001"})
-            assert record_ticket(session, filed, context, utc_now()) is IntakeOutcome.ROUTED
-            request_id = session.scalar(select(RequestRow.id).where(RequestRow.jira_key == KEY))
-            assert request_id is not None
+        request_id = file_ticket(sessions, jira)
 
         def root_posted() -> bool:
-            with sessions.begin() as session:
-                root = session.scalar(
-                    select(OutboxRow).where(OutboxRow.idempotency_key == f"{KEY}:thread-root")
-                )
-                return root is not None and root.status == "sent"
+            return thread_root_sent(sessions)
 
         # Intake's effects are work in the ledger too: the runner delivers them unasked.
         eventually(root_posted, what="the thread root posted by the runner", timeout=60)
