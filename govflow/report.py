@@ -145,7 +145,7 @@ def read_finished(
     )
     book = CalendarBook(rules)
     found = []
-    for row, request in session.execute(query).tuples():
+    for row, request in session.execute(query):
         calendar = book.get(row.calendar)
         if calendar is None:
             continue  # its calendar left the rules: no way to tell working time

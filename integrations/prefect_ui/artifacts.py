@@ -192,7 +192,7 @@ def journey_of(
             select(IdentityRow.slack_user_id, IdentityRow.email).where(
                 IdentityRow.slack_user_id.in_(sorted(actors))
             )
-        ).tuples()
+        )
         if slack_id is not None
     }
     names = names_for(state, emails)
