@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from prefect import get_client
@@ -42,12 +42,8 @@ from sqlalchemy.orm import Session
 from domain.rules import Rules
 from integrations.calendars import CalendarBook
 from integrations.db.audit import audit_trail
-from integrations.db.models import IdentityRow, RequestRow, SlaClockRow
+from integrations.db.models import IdentityRow, RequestRow
 from integrations.prefect_ui.board import (
-    COLUMNS,
-    BoardRow,
-    OpenRequest,
-    board_row,
     state_of,
     waiting_on_text,
 )
@@ -121,50 +117,6 @@ def _not_found(error: Exception) -> bool:
     if isinstance(error, PrefectHTTPStatusError):
         return error.response.status_code == 404
     return True
-
-
-# ---- the board ---------------------------------------------------------------------------
-
-
-def board_rows(
-    requests: Sequence[RequestRow],
-    clocks: Mapping[int, Sequence[SlaClockRow]] | None = None,
-    now: datetime | None = None,
-    rules: Rules | None = None,
-    jira_browse_url: str = "",
-) -> list[dict[str, str]]:
-    """The board's rows for these requests as dicts keyed by column (tests, other surfaces)."""
-    if rules is None:
-        raise ValueError("board_rows needs the rules to name teams")
-    when = now or datetime.now(UTC)
-    book = CalendarBook(rules)
-    found = clocks or {}
-    rows = [
-        board_row(
-            OpenRequest.of(r),
-            state_of(r.state),
-            found.get(r.id, ()),
-            rules=rules,
-            book=book,
-            now=when,
-            jira_browse_url=jira_browse_url,
-        )
-        for r in requests
-    ]
-    return [dict(zip(COLUMNS, _row_values(row), strict=True)) for row in rows]
-
-
-def _row_values(row: BoardRow) -> tuple[str, ...]:
-    return (
-        row.key,
-        row.summary,
-        row.stage,
-        row.waiting_on,
-        row.signoff,
-        row.sla,
-        row.thread_url,
-        row.age,
-    )
 
 
 # ---- request journeys --------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -232,8 +232,3 @@ def save_mark(name: str, value: int) -> None:
         # Prefect's set reads, then creates: another process (two intakes at once) created
         # the variable in between. It exists now, so setting again updates it.
         Variable.set(name, value, overwrite=True)
-
-
-def names_in(events: Sequence[RequestEvent]) -> list[str]:
-    """The event names, in order (for summaries and tests)."""
-    return [e.event for e in events]
