@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from bench.watchdog import NOW, ledger, load_fixture
 from config.loader import load_rules
 from config.settings import DEFAULT_RULES
 from domain.rules import Rules
-from govflow.prefect_server import free_port, start_prefect_server
+from govflow.prefect_server import free_port, start_prefect_server, stop_prefect_server
 from integrations.db.engine import make_sessionmaker
 from integrations.prefect_ui.artifacts import put_markdown
 from integrations.prefect_ui.board import BOARD_ROWS, board_markdown, read_board
@@ -108,9 +107,5 @@ def prefect_server() -> Iterator[str]:
         with temporary_settings({PREFECT_API_URL: api_url}):
             yield api_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_prefect_server(process)
         shutil.rmtree(home, ignore_errors=True)

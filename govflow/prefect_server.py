@@ -147,6 +147,16 @@ def start_own_server(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+def stop_prefect_server(process: subprocess.Popen[bytes], *, timeout: float = 20.0) -> None:
+    """Stop a server `start_prefect_server` started: SIGTERM, then SIGKILL after `timeout` s."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _end(process: subprocess.Popen[bytes]) -> None:
     # Its whole group: a guard or Prefect's CLI may have started the server below it.
     with contextlib.suppress(ProcessLookupError):  # already gone

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -79,7 +78,7 @@ def latest_id(api_url: str, key: str) -> str:
 @contextmanager
 def pipeline(work: Path) -> Iterator[str]:
     """A Prefect server with UI, the stand-ins and a ledger, with intake run once; the API URL."""
-    from govflow.prefect_server import free_port, start_prefect_server
+    from govflow.prefect_server import free_port, start_prefect_server, stop_prefect_server
     from sandbox.jira_server import JiraSandbox
     from sandbox.slack.sandbox import SlackSandbox
 
@@ -104,11 +103,7 @@ def pipeline(work: Path) -> Iterator[str]:
                 walk_to_signoff(click)
             yield api_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_prefect_server(process)
 
 
 def run_intake() -> None:

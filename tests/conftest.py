@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,7 +64,7 @@ def prefect_settings_kept() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[str]:
     """A real Prefect server for the session at the URL `pytest_configure` chose."""
-    from govflow.prefect_server import start_prefect_server
+    from govflow.prefect_server import start_prefect_server, stop_prefect_server
 
     api_url = os.environ["PREFECT_API_URL"]
     port = int(api_url.rsplit(":", 1)[1].split("/")[0])
@@ -79,11 +78,7 @@ def prefect_api() -> Iterator[str]:
         from prefect.logging.handlers import APILogWorker
 
         APILogWorker.drain_all(timeout=5)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_prefect_server(process)
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -30,7 +30,7 @@ from config.settings import DEFAULT_RULES
 from domain.lifecycle import Claim
 from domain.people import Person
 from govflow.intake import IntakeContext, IntakeOutcome, record_ticket
-from govflow.prefect_server import free_port, start_prefect_server
+from govflow.prefect_server import free_port, start_prefect_server, stop_prefect_server
 from govflow.runtime import utc_now
 from integrations.db.engine import make_sessionmaker
 from integrations.db.events import record_event
@@ -74,14 +74,9 @@ class PrefectServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                # Seen on a loaded machine: the server's shutdown outlasted 30 s. A restart
-                # is what the test is about, not a graceful one.
-                self.process.kill()
-                self.process.wait()
+            # Seen on a loaded machine: the server's shutdown outlasted 30 s. A restart is
+            # what the test is about, not a graceful one.
+            stop_prefect_server(self.process, timeout=30)
             self.process = None
 
     def deployment_names(self) -> list[str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import httpx
 import pytest
 
-from govflow.prefect_server import LEASE_STORAGE, start_prefect_server
+from govflow.prefect_server import LEASE_STORAGE, start_prefect_server, stop_prefect_server
 
 pytestmark = pytest.mark.prefect
 
@@ -26,9 +25,5 @@ class TestLeaseStorage:
             settings = httpx.get(f"{api_url}/admin/settings", timeout=10).json()
             assert settings["server"]["concurrency"]["lease_storage"] == LEASE_STORAGE
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_prefect_server(process)
             shutil.rmtree(home, ignore_errors=True)
