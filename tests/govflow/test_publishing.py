@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from govflow.publishing import MAX_RETRIES, Debounced
 from govflow.runtime import Runtime
+from tests.support.waiting import eventually
 
 
 class TestDebounced:
@@ -35,9 +36,7 @@ class TestDebounced:
         """Calls within the interval wait; the one publication serves the latest."""
         debounced, served = self.make()
         debounced(runtime("a"))
-        deadline = time.monotonic() + 10
-        while not served and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: served, timeout=10, interval=0.01)
         assert served == [runtime("a")]
         debounced(runtime("b"))
         debounced(runtime("c"))
@@ -65,15 +64,11 @@ class TestDebounced:
 
         debounced = Debounced(publish, interval=0.05)
         debounced(runtime("a"))
-        deadline = time.monotonic() + 10
-        while not served and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: served, timeout=10, interval=0.01)
         assert served == [runtime("b")]
         assert failures == []
         debounced(runtime("c"))  # the timer still works after failures
-        deadline = time.monotonic() + 10
-        while len(served) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: len(served) >= 2, timeout=10, interval=0.01)
         assert served == [runtime("b"), runtime("c")]
 
     def test_retries_end_and_the_next_call_publishes(self) -> None:
@@ -88,16 +83,12 @@ class TestDebounced:
 
         debounced = Debounced(publish, interval=0.001)
         debounced(runtime("a"))
-        deadline = time.monotonic() + 10
-        while len(attempts) < MAX_RETRIES + 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: len(attempts) >= MAX_RETRIES + 1, timeout=10, interval=0.01)
         time.sleep(0.2)
         assert attempts == [runtime("a")] * (MAX_RETRIES + 1)
         up.set()
         debounced(runtime("b"))
-        deadline = time.monotonic() + 10
-        while attempts[-1] != runtime("b") and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: attempts[-1] == runtime("b"), timeout=10, interval=0.01)
         assert attempts[-1] == runtime("b")
 
 
